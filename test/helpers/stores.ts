@@ -1,0 +1,98 @@
+/**
+ * Both stores behind one helper, so a suite runs unchanged against each:
+ *   describe.each(STORE_KINDS)('%s store', (kind) => { const h = useStore(kind); ... })
+ */
+import type { Clock } from '../../src/clock';
+import { MemoryStore, RedisStore, createRedisClient, createRedisClusterClient, type GatewayStore } from '../../src/store';
+import { deletePrefix, rawRedis, testRedisUrl, uniquePrefix } from './redis';
+
+/** 'redis-cluster' is only ever asked for by the cluster suites (see REDIS_CLUSTER_WANTED). */
+export type StoreKind = 'memory' | 'redis' | 'redis-cluster';
+
+/** Redis is included whenever one is available; under CI global-setup guarantees it. */
+export const STORE_KINDS: StoreKind[] = testRedisUrl() ? ['memory', 'redis'] : ['memory'];
+
+export interface TestStore {
+  store: GatewayStore;
+  /** Redis prefix (empty for memory). */
+  prefix: string;
+  cleanup(): Promise<void>;
+}
+
+export async function makeStore(kind: StoreKind, clock?: Clock): Promise<TestStore> {
+  if (kind === 'redis-cluster') return makeClusterStore();
+  if (kind === 'memory') {
+    const store = new MemoryStore({ ...(clock ? { clock } : {}), sweepIntervalMs: 0 });
+    return { store, prefix: '', cleanup: () => store.close() };
+  }
+  const prefix = uniquePrefix();
+  const client = createRedisClient(testRedisUrl());
+  await new Promise<void>((resolve, reject) => {
+    if (client.status === 'ready') return resolve();
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+  });
+  const store = new RedisStore(client, prefix);
+  return {
+    store,
+    prefix,
+    cleanup: async () => {
+      const raw = rawRedis();
+      try {
+        await deletePrefix(raw, prefix);
+      } finally {
+        raw.disconnect();
+        await store.close();
+      }
+    },
+  };
+}
+
+/**
+ * The Redis Cluster store: run when TEST_REDIS_CLUSTER=1 or under CI (where it must not skip).
+ * The suite that wants it starts a throwaway cluster (test/setup/redis-cluster.ts) and puts its
+ * nodes in TEST_REDIS_CLUSTER_NODES ("host:port,..."), which makeStore('redis-cluster') reads.
+ */
+export const REDIS_CLUSTER_WANTED = process.env.TEST_REDIS_CLUSTER === '1' || process.env.CI === 'true';
+
+export function testRedisClusterNodes(): Array<{ host: string; port: number }> {
+  return (process.env.TEST_REDIS_CLUSTER_NODES ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((item) => {
+      const at = item.lastIndexOf(':');
+      return { host: item.slice(0, at), port: Number(item.slice(at + 1)) };
+    });
+}
+
+async function makeClusterStore(): Promise<TestStore> {
+  const nodes = testRedisClusterNodes();
+  if (nodes.length === 0) throw new Error('TEST_REDIS_CLUSTER_NODES is not set: start a cluster first.');
+  const prefix = uniquePrefix();
+  const client = createRedisClusterClient(nodes);
+  await new Promise<void>((resolve, reject) => {
+    if (client.status === 'ready') return resolve();
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+  });
+  const store = new RedisStore(client, prefix);
+  return {
+    store,
+    prefix,
+    cleanup: async () => {
+      try {
+        // Keys of one node may sit in different slots: delete them one by one, node by node.
+        for (const node of client.nodes('master')) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+            cursor = next;
+            if (keys.length > 0) await node.pipeline(keys.map((key) => ['del', key])).exec();
+          } while (cursor !== '0');
+        }
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}

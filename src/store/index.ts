@@ -1,0 +1,17 @@
+export type {
+  AccountRecord,
+  AccountStore,
+  UserDirectory,
+  TokenStore,
+  AuthTokenRecord,
+  GatewayStore,
+  IssuanceContext,
+  IssuedTokenRecord,
+  TokenContext,
+  TokenContextQuery,
+  UserEntry,
+} from './types';
+export { StoreUnavailableError } from './types';
+export { MemoryStore } from './memory-store';
+export { RedisStore, createRedisClient, createRedisClusterClient, failFastRedisOptions } from './redis-store';
+export { createStore } from './create';

@@ -1,0 +1,257 @@
+/**
+ * The in-memory store: for development and a single instance. Same behaviour as the Redis
+ * store, held to it by the shared store suite. Expiry follows the injected clock; a sweep
+ * drops expired entries so memory stays bounded.
+ */
+import { Clock, systemClock } from '../clock';
+import type {
+  AccountRecord,
+  AuthTokenRecord,
+  GatewayStore,
+  IssuanceContext,
+  IssuedTokenRecord,
+  TokenContext,
+  TokenContextQuery,
+  UserEntry,
+} from './types';
+import { StoreUnavailableError } from './types';
+
+interface AccountState {
+  account: AccountRecord;
+  authTokens: Map<string, AuthTokenRecord>;
+  signingKey: string | null;
+  users: Map<string, UserEntry>;
+}
+
+/** A map whose entries vanish at their expiry time (ms, by the clock). */
+class ExpiringMap<V> {
+  private readonly entries = new Map<string, { value: V; expiresAtMs: number }>();
+  constructor(private readonly clock: Clock) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAtMs <= this.clock.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V, expiresAtMs: number): void {
+    if (expiresAtMs <= this.clock.now()) this.entries.delete(key);
+    else this.entries.set(key, { value, expiresAtMs });
+  }
+
+  sweep(): void {
+    const now = this.clock.now();
+    for (const [key, entry] of this.entries) if (entry.expiresAtMs <= now) this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+const clone = <T>(value: T): T => structuredClone(value);
+const key = (...parts: string[]): string => parts.join('\u0000');
+
+export interface MemoryStoreOptions {
+  clock?: Clock;
+  /** How often expired entries are swept, ms (0: never, for tests that sweep by hand). */
+  sweepIntervalMs?: number;
+}
+
+export class MemoryStore implements GatewayStore {
+  readonly kind = 'memory' as const;
+  private readonly clock: Clock;
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly apiKeyById = new Map<string, string>();
+  private readonly issued: ExpiringMap<IssuedTokenRecord>;
+  private readonly revokedTokens: ExpiringMap<true>;
+  private readonly userMarks: ExpiringMap<number>;
+  private readonly organizationMarks: ExpiringMap<number>;
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Tests flip this to simulate an outage. */
+  failing = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.issued = new ExpiringMap(this.clock);
+    this.revokedTokens = new ExpiringMap(this.clock);
+    this.userMarks = new ExpiringMap(this.clock);
+    this.organizationMarks = new ExpiringMap(this.clock);
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.sweepTimer = setInterval(() => this.sweep(), interval);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** Drops every expired entry now. */
+  sweep(): void {
+    this.issued.sweep();
+    this.revokedTokens.sweep();
+    this.userMarks.sweep();
+    this.organizationMarks.sweep();
+  }
+
+  /** Entries held for tokens and revocations (expired ones excluded after a sweep). */
+  trackedEntryCount(): number {
+    return this.issued.size + this.revokedTokens.size + this.userMarks.size + this.organizationMarks.size;
+  }
+
+  private check(): void {
+    if (this.closed || this.failing) throw new StoreUnavailableError();
+  }
+
+  private state(apiKey: string): AccountState | undefined {
+    return this.accounts.get(apiKey);
+  }
+
+  async ping(): Promise<void> {
+    this.check();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  async createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void> {
+    this.check();
+    this.accounts.set(account.apiKey, {
+      account: clone(account),
+      authTokens: new Map([[firstAuthToken.id, clone(firstAuthToken)]]),
+      signingKey: null,
+      users: new Map(),
+    });
+    this.apiKeyById.set(account.id, account.apiKey);
+  }
+
+  async findAccountById(id: string): Promise<AccountRecord | null> {
+    this.check();
+    const apiKey = this.apiKeyById.get(id);
+    const state = apiKey === undefined ? undefined : this.state(apiKey);
+    return state ? clone(state.account) : null;
+  }
+
+  async findAccountByApiKey(apiKey: string): Promise<AccountRecord | null> {
+    this.check();
+    const state = this.state(apiKey);
+    return state ? clone(state.account) : null;
+  }
+
+  async getCredentials(apiKey: string): Promise<{ account: AccountRecord; authTokens: AuthTokenRecord[] } | null> {
+    this.check();
+    const state = this.state(apiKey);
+    return state ? { account: clone(state.account), authTokens: [...state.authTokens.values()].map(clone) } : null;
+  }
+
+  async getIssuanceContext(apiKey: string, userId: string): Promise<IssuanceContext | null> {
+    this.check();
+    const state = this.state(apiKey);
+    if (!state) return null;
+    const user = state.users.get(userId);
+    return {
+      account: clone(state.account),
+      authTokens: [...state.authTokens.values()].map(clone),
+      user: user ? clone(user) : null,
+    };
+  }
+
+  async addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void> {
+    this.check();
+    this.state(apiKey)?.authTokens.set(token.id, clone(token));
+  }
+
+  async listAuthTokens(apiKey: string): Promise<AuthTokenRecord[]> {
+    this.check();
+    return [...(this.state(apiKey)?.authTokens.values() ?? [])].map(clone);
+  }
+
+  async deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
+    this.check();
+    return this.state(apiKey)?.authTokens.delete(authTokenId) ?? false;
+  }
+
+  async setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
+    this.check();
+    const state = this.state(apiKey);
+    if (state) state.signingKey = publicKeyPem;
+  }
+
+  async getSigningKey(apiKey: string): Promise<string | null> {
+    this.check();
+    return this.state(apiKey)?.signingKey ?? null;
+  }
+
+  async deleteSigningKey(apiKey: string): Promise<boolean> {
+    this.check();
+    const state = this.state(apiKey);
+    if (!state || state.signingKey === null) return false;
+    state.signingKey = null;
+    return true;
+  }
+
+  async putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
+    this.check();
+    this.state(apiKey)?.users.set(userId, clone(entry));
+  }
+
+  async getUser(apiKey: string, userId: string): Promise<UserEntry | null> {
+    this.check();
+    const entry = this.state(apiKey)?.users.get(userId);
+    return entry ? clone(entry) : null;
+  }
+
+  async deleteUser(apiKey: string, userId: string): Promise<boolean> {
+    this.check();
+    return this.state(apiKey)?.users.delete(userId) ?? false;
+  }
+
+  async recordIssuedToken(record: IssuedTokenRecord): Promise<void> {
+    this.check();
+    this.issued.set(key(record.apiKey, record.jti), clone(record), record.exp * 1000);
+  }
+
+  async getIssuedToken(apiKey: string, jti: string): Promise<IssuedTokenRecord | null> {
+    this.check();
+    const record = this.issued.get(key(apiKey, jti));
+    return record ? clone(record) : null;
+  }
+
+  async revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
+    this.check();
+    this.revokedTokens.set(key(apiKey, jti), true, until * 1000);
+  }
+
+  async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
+    this.check();
+    const k = key(apiKey, userId);
+    this.userMarks.set(k, Math.max(before, this.userMarks.get(k) ?? 0), until * 1000);
+  }
+
+  async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
+    this.check();
+    const k = key(apiKey, organizationId);
+    this.organizationMarks.set(k, Math.max(before, this.organizationMarks.get(k) ?? 0), until * 1000);
+  }
+
+  async getTokenContext(query: TokenContextQuery): Promise<TokenContext> {
+    this.check();
+    const state = this.state(query.apiKey);
+    return {
+      account: state ? clone(state.account) : null,
+      signingKey: query.withSigningKey ? (state?.signingKey ?? null) : null,
+      tokenRevoked: query.jti !== undefined && this.revokedTokens.get(key(query.apiKey, query.jti)) === true,
+      userRevokedBefore:
+        query.userId === undefined ? null : (this.userMarks.get(key(query.apiKey, query.userId)) ?? null),
+      organizationRevokedBefore:
+        query.organizationId === undefined
+          ? null
+          : (this.organizationMarks.get(key(query.apiKey, query.organizationId)) ?? null),
+    };
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The Redis store (ioredis): what lets any number of gateway instances share one view.
+ *
+ * Layout, under a configurable prefix P, with the account's apiKey as the hash tag so that
+ * everything one check reads lives in one slot (one pipeline, also on Redis Cluster):
+ *
+ *   P{apiKey}:a            hash   account: id, name, apiKey, createdAt
+ *   P{apiKey}:at           hash   authTokenId -> {"h": sha256 hex, "c": createdAt}
+ *   P{apiKey}:sk           string customer signing key (SPKI PEM)
+ *   P{apiKey}:u:<userId>   string user directory entry (JSON)
+ *   P{apiKey}:t:<jti>      string issued-token record, expires at the token's exp
+ *   P{apiKey}:r:<jti>      string revoked (apiKey, jti), expires when the token would have
+ *   P{apiKey}:ru:<userId>  string "revoked before" second of a user, expires with the last token it covers
+ *   P{apiKey}:ro:<orgId>   string the same for an organization
+ *   Pid:<accountId>        string account id -> apiKey (admin routes)
+ *
+ * Every expiry is absolute (PXAT), taken from token times, so nothing grows without bound.
+ * Failures never wait on a queue: the client is built with the offline queue off and a
+ * command timeout, and every error becomes StoreUnavailableError.
+ */
+import Redis, { Cluster, type RedisOptions, type ClusterNode } from 'ioredis';
+import type {
+  AccountRecord,
+  AuthTokenRecord,
+  GatewayStore,
+  IssuanceContext,
+  IssuedTokenRecord,
+  TokenContext,
+  TokenContextQuery,
+  UserEntry,
+} from './types';
+import { StoreUnavailableError } from './types';
+
+type RedisClient = Redis | Cluster;
+
+/** Raise a mark to `before` (never lower it) and keep it until `until`. */
+const RAISE_MARK_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local before = tonumber(ARGV[1])
+if before > current then current = before end
+local ttl = redis.call('PEXPIRETIME', KEYS[1])
+local untilMs = tonumber(ARGV[2])
+if ttl > untilMs then untilMs = ttl end
+redis.call('SET', KEYS[1], tostring(current), 'PXAT', untilMs)
+return current
+`;
+
+export interface RedisConnectionOptions {
+  /** How long one command may take before the store counts as unavailable, ms. */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/** Options that make a dead or hung Redis fail fast instead of queueing requests. */
+export function failFastRedisOptions(options: RedisConnectionOptions = {}): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? 800,
+    connectTimeout: options.connectTimeoutMs ?? 1000,
+    // Reconnect quickly and forever: the gateway recovers by itself once Redis is back.
+    retryStrategy: (times) => Math.min(100 * times, 1000),
+    lazyConnect: false,
+  };
+}
+
+export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
+  return new Redis(url, failFastRedisOptions(options));
+}
+
+export function createRedisClusterClient(nodes: ClusterNode[], options: RedisConnectionOptions = {}): Cluster {
+  const redisOptions = failFastRedisOptions(options);
+  return new Cluster(nodes, {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: redisOptions.retryStrategy,
+    redisOptions,
+  });
+}
+
+export class RedisStore implements GatewayStore {
+  readonly kind = 'redis' as const;
+
+  constructor(
+    readonly client: RedisClient,
+    private readonly prefix: string = 'tg:',
+  ) {
+    if (/[{}]/.test(prefix)) throw new Error('The Redis key prefix must not contain { or }.');
+  }
+
+  private accountKey(apiKey: string, suffix: string): string {
+    return `${this.prefix}{${apiKey}}:${suffix}`;
+  }
+
+  private idKey(accountId: string): string {
+    return `${this.prefix}id:${accountId}`;
+  }
+
+  /** Runs a store operation; any Redis failure becomes StoreUnavailableError. */
+  private async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError('token store unavailable', { cause: error });
+    }
+  }
+
+  /** Executes a pipeline and fails as a whole if any command failed. */
+  private async exec(pipeline: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    try {
+      await Promise.race([
+        this.client.quit(),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
+    } catch {
+      // Already gone: nothing to flush.
+    }
+    this.client.disconnect();
+  }
+
+  async createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void> {
+    await this.run(async () => {
+      await this.exec(
+        this.client
+          .multi()
+          .hset(this.accountKey(account.apiKey, 'a'), {
+            id: account.id,
+            name: account.name,
+            apiKey: account.apiKey,
+            createdAt: account.createdAt,
+          })
+          .hset(this.accountKey(account.apiKey, 'at'), firstAuthToken.id, encodeAuthToken(firstAuthToken)),
+      );
+      await this.client.set(this.idKey(account.id), account.apiKey);
+    });
+  }
+
+  async findAccountById(id: string): Promise<AccountRecord | null> {
+    return this.run(async () => {
+      const apiKey = await this.client.get(this.idKey(id));
+      return apiKey === null ? null : decodeAccount(await this.client.hgetall(this.accountKey(apiKey, 'a')));
+    });
+  }
+
+  async findAccountByApiKey(apiKey: string): Promise<AccountRecord | null> {
+    return this.run(async () => decodeAccount(await this.client.hgetall(this.accountKey(apiKey, 'a'))));
+  }
+
+  async getCredentials(apiKey: string): Promise<{ account: AccountRecord; authTokens: AuthTokenRecord[] } | null> {
+    return this.run(async () => {
+      const [account, tokens] = await this.exec(
+        this.client.pipeline().hgetall(this.accountKey(apiKey, 'a')).hgetall(this.accountKey(apiKey, 'at')),
+      );
+      const decoded = decodeAccount(account as Record<string, string>);
+      return decoded ? { account: decoded, authTokens: decodeAuthTokens(tokens as Record<string, string>) } : null;
+    });
+  }
+
+  async getIssuanceContext(apiKey: string, userId: string): Promise<IssuanceContext | null> {
+    return this.run(async () => {
+      const [account, tokens, user] = await this.exec(
+        this.client
+          .pipeline()
+          .hgetall(this.accountKey(apiKey, 'a'))
+          .hgetall(this.accountKey(apiKey, 'at'))
+          .get(this.accountKey(apiKey, `u:${userId}`)),
+      );
+      const decoded = decodeAccount(account as Record<string, string>);
+      if (!decoded) return null;
+      return {
+        account: decoded,
+        authTokens: decodeAuthTokens(tokens as Record<string, string>),
+        user: user === null ? null : (JSON.parse(user as string) as UserEntry),
+      };
+    });
+  }
+
+  async addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void> {
+    await this.run(() => this.client.hset(this.accountKey(apiKey, 'at'), token.id, encodeAuthToken(token)));
+  }
+
+  async listAuthTokens(apiKey: string): Promise<AuthTokenRecord[]> {
+    return this.run(async () => decodeAuthTokens(await this.client.hgetall(this.accountKey(apiKey, 'at'))));
+  }
+
+  async deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
+    return this.run(async () => (await this.client.hdel(this.accountKey(apiKey, 'at'), authTokenId)) === 1);
+  }
+
+  async setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
+    await this.run(() => this.client.set(this.accountKey(apiKey, 'sk'), publicKeyPem));
+  }
+
+  async getSigningKey(apiKey: string): Promise<string | null> {
+    return this.run(() => this.client.get(this.accountKey(apiKey, 'sk')));
+  }
+
+  async deleteSigningKey(apiKey: string): Promise<boolean> {
+    return this.run(async () => (await this.client.del(this.accountKey(apiKey, 'sk'))) === 1);
+  }
+
+  async putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
+    await this.run(() => this.client.set(this.accountKey(apiKey, `u:${userId}`), JSON.stringify(entry)));
+  }
+
+  async getUser(apiKey: string, userId: string): Promise<UserEntry | null> {
+    return this.run(async () => {
+      const raw = await this.client.get(this.accountKey(apiKey, `u:${userId}`));
+      return raw === null ? null : (JSON.parse(raw) as UserEntry);
+    });
+  }
+
+  async deleteUser(apiKey: string, userId: string): Promise<boolean> {
+    return this.run(async () => (await this.client.del(this.accountKey(apiKey, `u:${userId}`))) === 1);
+  }
+
+  async recordIssuedToken(record: IssuedTokenRecord): Promise<void> {
+    // Compact on purpose: one record per live token, so its size is the store's size.
+    const value = JSON.stringify([record.userId, record.organizationId, record.iat, record.exp]);
+    await this.run(() =>
+      this.client.set(this.accountKey(record.apiKey, `t:${record.jti}`), value, 'PXAT', record.exp * 1000),
+    );
+  }
+
+  async getIssuedToken(apiKey: string, jti: string): Promise<IssuedTokenRecord | null> {
+    return this.run(async () => {
+      const raw = await this.client.get(this.accountKey(apiKey, `t:${jti}`));
+      if (raw === null) return null;
+      const [userId, organizationId, iat, exp] = JSON.parse(raw) as [string, string, number, number];
+      return { jti, apiKey, userId, organizationId, iat, exp };
+    });
+  }
+
+  async revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
+    await this.run(() => this.client.set(this.accountKey(apiKey, `r:${jti}`), '1', 'PXAT', until * 1000));
+  }
+
+  async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
+    await this.raiseMark(this.accountKey(apiKey, `ru:${userId}`), before, until);
+  }
+
+  async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
+    await this.raiseMark(this.accountKey(apiKey, `ro:${organizationId}`), before, until);
+  }
+
+  private async raiseMark(key: string, before: number, until: number): Promise<void> {
+    await this.run(() => this.client.eval(RAISE_MARK_SCRIPT, 1, key, String(before), String(until * 1000)));
+  }
+
+  async getTokenContext(query: TokenContextQuery): Promise<TokenContext> {
+    return this.run(async () => {
+      const k = (suffix: string) => this.accountKey(query.apiKey, suffix);
+      const pipeline = this.client.pipeline().hgetall(k('a'));
+      // Absent parts are read as keys that cannot exist, so the reply shape stays fixed.
+      pipeline.get(query.withSigningKey ? k('sk') : k('-'));
+      pipeline.exists(query.jti === undefined ? k('-') : k(`r:${query.jti}`));
+      pipeline.get(query.userId === undefined ? k('-') : k(`ru:${query.userId}`));
+      pipeline.get(query.organizationId === undefined ? k('-') : k(`ro:${query.organizationId}`));
+      const [account, signingKey, revoked, userMark, orgMark] = await this.exec(pipeline);
+      return {
+        account: decodeAccount(account as Record<string, string>),
+        signingKey: (signingKey as string | null) ?? null,
+        tokenRevoked: revoked === 1,
+        userRevokedBefore: userMark === null ? null : Number(userMark),
+        organizationRevokedBefore: orgMark === null ? null : Number(orgMark),
+      };
+    });
+  }
+}
+
+function encodeAuthToken(token: AuthTokenRecord): string {
+  return JSON.stringify({ h: token.hash, c: token.createdAt });
+}
+
+function decodeAuthTokens(raw: Record<string, string>): AuthTokenRecord[] {
+  return Object.entries(raw)
+    .map(([id, value]) => {
+      const { h, c } = JSON.parse(value) as { h: string; c: string };
+      return { id, hash: h, createdAt: c };
+    })
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+}
+
+function decodeAccount(raw: Record<string, string> | null | undefined): AccountRecord | null {
+  if (!raw || raw.id === undefined || raw.apiKey === undefined) return null;
+  return { id: raw.id, name: raw.name ?? '', apiKey: raw.apiKey, createdAt: raw.createdAt ?? '' };
+}

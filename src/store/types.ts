@@ -1,0 +1,125 @@
+/**
+ * What the gateway keeps, behind one interface with an in-memory and a Redis implementation.
+ *
+ * Accounts are addressed by their apiKey inside the store: it is public, never changes, and is
+ * what every token names (`aud` of a gateway token, `iss` of a customer token), so one lookup
+ * (one Redis hash slot) finds everything a check needs. The account id is the admin-facing name.
+ *
+ * Every method either answers from the store or rejects with StoreUnavailableError; callers
+ * turn that into 503 and never guess.
+ */
+
+export interface AccountRecord {
+  id: string;
+  name: string;
+  apiKey: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export interface AuthTokenRecord {
+  id: string;
+  /** SHA-256 of the secret, hex. The secret itself is never stored. */
+  hash: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export interface UserEntry {
+  organizationIds: string[];
+  /** Lower-cased. */
+  email?: string;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+
+export interface IssuedTokenRecord {
+  jti: string;
+  apiKey: string;
+  userId: string;
+  organizationId: string;
+  /** Unix seconds. */
+  iat: number;
+  /** Unix seconds; the record expires then. */
+  exp: number;
+}
+
+/** What issuing a token needs, read in one round trip. */
+export interface IssuanceContext {
+  account: AccountRecord;
+  authTokens: AuthTokenRecord[];
+  user: UserEntry | null;
+}
+
+/** What checking a token needs, read in one round trip. */
+export interface TokenContext {
+  account: AccountRecord | null;
+  /** The account's customer signing key (SPKI PEM), when it has one. */
+  signingKey: string | null;
+  /** The (account, jti) pair is revoked. */
+  tokenRevoked: boolean;
+  /** Unix seconds: tokens of the user with iat <= this are revoked. */
+  userRevokedBefore: number | null;
+  /** Unix seconds: tokens of the organization with iat <= this are revoked. */
+  organizationRevokedBefore: number | null;
+}
+
+export interface TokenContextQuery {
+  apiKey: string;
+  jti?: string;
+  userId?: string;
+  organizationId?: string;
+  /** Also read the account's signing key (customer tokens). */
+  withSigningKey?: boolean;
+}
+
+export interface AccountStore {
+  createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void>;
+  findAccountById(id: string): Promise<AccountRecord | null>;
+  findAccountByApiKey(apiKey: string): Promise<AccountRecord | null>;
+  getIssuanceContext(apiKey: string, userId: string): Promise<IssuanceContext | null>;
+  /** The account and its auth-token hashes, or null for an unknown apiKey. */
+  getCredentials(apiKey: string): Promise<{ account: AccountRecord; authTokens: AuthTokenRecord[] } | null>;
+  addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void>;
+  listAuthTokens(apiKey: string): Promise<AuthTokenRecord[]>;
+  /** False when the account has no such auth token. */
+  deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean>;
+  setSigningKey(apiKey: string, publicKeyPem: string): Promise<void>;
+  getSigningKey(apiKey: string): Promise<string | null>;
+  /** False when the account had no key. */
+  deleteSigningKey(apiKey: string): Promise<boolean>;
+}
+
+export interface UserDirectory {
+  putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void>;
+  getUser(apiKey: string, userId: string): Promise<UserEntry | null>;
+  /** False when there was no entry. */
+  deleteUser(apiKey: string, userId: string): Promise<boolean>;
+}
+
+export interface TokenStore {
+  /** Records an issued token until its `exp`. */
+  recordIssuedToken(record: IssuedTokenRecord): Promise<void>;
+  getIssuedToken(apiKey: string, jti: string): Promise<IssuedTokenRecord | null>;
+  /** Revokes (apiKey, jti) until `until` (unix seconds), when every token it covers has expired. */
+  revokeToken(apiKey: string, jti: string, until: number): Promise<void>;
+  /** Tokens of the user with iat <= `before` are revoked; the mark is kept until `until`. */
+  revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void>;
+  revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void>;
+  getTokenContext(query: TokenContextQuery): Promise<TokenContext>;
+}
+
+export interface GatewayStore extends AccountStore, UserDirectory, TokenStore {
+  readonly kind: 'memory' | 'redis';
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The store could not answer. Never a reason to guess: the caller refuses with 503. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message = 'token store unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,1 @@
+export { isPermitted, isPolicy, policyProblem, isPermissionName, WILDCARD, type Policy } from './policy';

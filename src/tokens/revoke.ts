@@ -1,0 +1,69 @@
+/**
+ * Revocation (contract §4): one token by (account, jti), every token of a user, or every
+ * token of an organization issued up to now. Each mark is kept exactly as long as a token it
+ * covers could still be accepted, so the store stays bounded.
+ */
+import { unixSeconds, type Clock } from '../clock';
+import { isGatewayError } from '../errors';
+import type { AccountRecord, GatewayStore } from '../store';
+import type { TokenVerifier } from './verifier';
+
+export interface RevocationDeps {
+  store: GatewayStore;
+  verifier: TokenVerifier;
+  clock: Clock;
+  clockToleranceSeconds: number;
+  /** The longest lifetime of any token the gateway accepts (gateway or customer). */
+  maxLifetimeSeconds: number;
+}
+
+export type TokenRevocationOutcome = 'revoked' | 'ignored';
+
+/**
+ * RFC 7009: revokes the token when it is the caller's and names a jti. Anything else (unknown,
+ * malformed, expired, already revoked, another account's, a customer token without jti) is
+ * ignored and the caller learns nothing. A store failure still throws: never a silent success.
+ */
+export async function revokeToken(
+  deps: RevocationDeps,
+  caller: AccountRecord,
+  token: string,
+): Promise<TokenRevocationOutcome> {
+  let verified;
+  try {
+    verified = await deps.verifier.verify(token, { expectedApiKey: caller.apiKey, allowNotYetValid: true });
+  } catch (error) {
+    if (isGatewayError(error) && error.code !== 'store_unavailable') return 'ignored';
+    throw error;
+  }
+  const { jti, exp } = verified.claims;
+  if (jti === undefined) return 'ignored';
+  // A gateway jti is unique, so the mark may go when that token expires. A customer may sign
+  // another token with the same jti later: keep the mark as long as such a token could live.
+  const lastExpiry =
+    verified.kind === 'gateway' ? exp : Math.max(exp, unixSeconds(deps.clock) + deps.maxLifetimeSeconds);
+  await deps.store.revokeToken(caller.apiKey, jti, Math.ceil(lastExpiry) + deps.clockToleranceSeconds + 1);
+  return 'revoked';
+}
+
+/** Marks every token of the user issued up to this second; returns that second. */
+export async function revokeUser(deps: RevocationDeps, caller: AccountRecord, userId: string): Promise<number> {
+  const before = unixSeconds(deps.clock);
+  await deps.store.revokeUser(caller.apiKey, userId, before, markExpiry(deps, before));
+  return before;
+}
+
+export async function revokeOrganization(
+  deps: RevocationDeps,
+  caller: AccountRecord,
+  organizationId: string,
+): Promise<number> {
+  const before = unixSeconds(deps.clock);
+  await deps.store.revokeOrganization(caller.apiKey, organizationId, before, markExpiry(deps, before));
+  return before;
+}
+
+/** A token issued at `before` is accepted at the latest until before + lifetime + tolerance. */
+function markExpiry(deps: RevocationDeps, before: number): number {
+  return before + deps.maxLifetimeSeconds + deps.clockToleranceSeconds + 1;
+}

@@ -1,0 +1,202 @@
+/**
+ * The one token check behind identify, introspection, forward auth, revocation and authorize.
+ *
+ * In the contract's order, each with its own code:
+ *   1. verifies (token_invalid): structure, header, algorithm pinned to the key, signature,
+ *      required and well-typed claims, a lifetime within bounds, a known account;
+ *   2. not before its nbf or a future iat beyond the tolerance (token_not_yet_valid);
+ *   3. not expired beyond the tolerance (token_expired);
+ *   4. belongs to the expected account, when one is expected (account_mismatch);
+ *   5. not revoked by jti, user or organization (token_revoked).
+ * Nothing here relies on a library's defaults: every claim is checked explicitly.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { isIdentifier } from '../accounts/identifiers';
+import { CREDENTIAL_PATTERN } from '../accounts/secrets';
+import type { Clock } from '../clock';
+import { GatewayError } from '../errors';
+import type { KeyRing } from '../keys';
+import { isPolicy, policyProblem } from '../policy';
+import type { GatewayStore, TokenContext } from '../store';
+import type { TokenClaims, VerifiedToken } from './claims';
+import { decodeToken, MalformedTokenError, verifySignature, type DecodedToken } from './jws';
+
+export interface TokenVerifierOptions {
+  keyRing: KeyRing;
+  store: GatewayStore;
+  clock: Clock;
+  /** JWT_ISSUER: a token with this `iss` is a gateway token, any other a customer token. */
+  issuer: string;
+  clockToleranceSeconds: number;
+  /** The longest lifetime the gateway issues (exp - iat). */
+  maxGatewayLifetimeSeconds: number;
+  /** CUSTOMER_TOKEN_MAX_TTL. */
+  customerMaxLifetimeSeconds: number;
+}
+
+export interface VerifyOptions {
+  /** Identify and authorize name the account the token must belong to. */
+  expectedApiKey?: string;
+  /**
+   * Revocation: a token whose nbf or iat is still ahead (issued by a clock ahead of this one)
+   * is checked in every other way, so that revoking it takes effect once its time comes.
+   */
+  allowNotYetValid?: boolean;
+}
+
+const invalid = (message: string): GatewayError => new GatewayError('token_invalid', message);
+
+const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** Claims that travel in the X-Auth-* headers of forward auth must be printable ASCII (contract §3.3). */
+const isHeaderSafe = (value: string): boolean => /^[\x20-\x7E]*$/.test(value);
+
+/** Parsed customer keys, by PEM text: a changed key is a different entry, so nothing goes stale. */
+class PublicKeyCache {
+  private readonly keys = new Map<string, KeyObject | null>();
+  constructor(private readonly capacity = 1024) {}
+
+  get(pem: string): KeyObject | null {
+    const cached = this.keys.get(pem);
+    if (cached !== undefined) return cached;
+    let key: KeyObject | null;
+    try {
+      key = createPublicKey(pem);
+      if (key.asymmetricKeyType !== 'rsa') key = null;
+    } catch {
+      key = null;
+    }
+    if (this.keys.size >= this.capacity) this.keys.delete(this.keys.keys().next().value as string);
+    this.keys.set(pem, key);
+    return key;
+  }
+}
+
+export class TokenVerifier {
+  private readonly customerKeys = new PublicKeyCache();
+
+  constructor(private readonly options: TokenVerifierOptions) {}
+
+  async verify(token: string, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
+    let decoded: DecodedToken;
+    try {
+      decoded = decodeToken(token);
+    } catch (error) {
+      if (error instanceof MalformedTokenError) throw invalid(error.message);
+      throw error;
+    }
+    const { payload } = decoded;
+    if (typeof payload.iss !== 'string' || payload.iss.length === 0) throw invalid('The token has no issuer.');
+    const isGatewayToken = payload.iss === this.options.issuer;
+
+    let context: TokenContext;
+    let claims: TokenClaims;
+    if (isGatewayToken) {
+      this.checkGatewaySignature(token, decoded);
+      claims = this.readClaims(payload, this.options.maxGatewayLifetimeSeconds);
+      if (typeof payload.aud !== 'string' || !CREDENTIAL_PATTERN.test(payload.aud)) {
+        throw invalid('The token audience must be an apiKey.');
+      }
+      context = await this.options.store.getTokenContext(contextQuery(payload.aud, claims, false));
+      if (!context.account) throw invalid('The token audience is not a known account.');
+    } else {
+      // A customer token: its issuer names the account, whose uploaded key alone may verify it.
+      if (decoded.header.alg !== 'RS256') throw invalid('Customer tokens must be signed with RS256.');
+      if (!CREDENTIAL_PATTERN.test(payload.iss)) throw invalid('The token issuer is not a known account.');
+      const unverifiedClaims = this.readClaims(payload, this.options.customerMaxLifetimeSeconds);
+      context = await this.options.store.getTokenContext(contextQuery(payload.iss, unverifiedClaims, true));
+      if (!context.account) throw invalid('The token issuer is not a known account.');
+      const key = context.signingKey === null ? null : this.customerKeys.get(context.signingKey);
+      if (!key) throw invalid('The token issuer has no signing key.');
+      if (!verifySignature(token, 'RS256', key)) throw invalid('The token signature does not verify.');
+      claims = unverifiedClaims;
+    }
+
+    this.checkTimes(claims, verifyOptions.allowNotYetValid === true);
+    const account = context.account;
+    if (verifyOptions.expectedApiKey !== undefined && verifyOptions.expectedApiKey !== account.apiKey) {
+      throw new GatewayError('account_mismatch', 'The token belongs to another account.');
+    }
+    if (isRevoked(claims, context)) throw new GatewayError('token_revoked', 'The token has been revoked.');
+    return { kind: isGatewayToken ? 'gateway' : 'customer', account, claims };
+  }
+
+  private checkGatewaySignature(token: string, decoded: DecodedToken): void {
+    const { kid, alg } = decoded.header;
+    if (typeof kid !== 'string') throw invalid('The token has no key id.');
+    // The kid is only ever a key into the ring: never a path, a URL or a query.
+    const key = this.options.keyRing.find(kid);
+    if (!key) throw invalid('The token key id is not known.');
+    if (alg !== key.alg) throw invalid('The token algorithm does not match its key.');
+    if (!verifySignature(token, key.alg, key.publicKey)) throw invalid('The token signature does not verify.');
+  }
+
+  /** Required, well-typed claims and a bounded lifetime; anything else is token_invalid. */
+  private readClaims(payload: Record<string, unknown>, maxLifetimeSeconds: number): TokenClaims {
+    const { iss, sub, aud, iat, nbf, exp, jti, organizationId, email, isAdmin, policy } = payload;
+    if (!isNumericDate(exp)) throw invalid('The token exp claim is missing or not a number.');
+    if (!isNumericDate(iat)) throw invalid('The token iat claim is missing or not a number.');
+    if (nbf !== undefined && !isNumericDate(nbf)) throw invalid('The token nbf claim is not a number.');
+    if (exp <= iat) throw invalid('The token expires before it was issued.');
+    if (exp - iat > maxLifetimeSeconds) throw invalid('The token lifetime is longer than allowed.');
+    if (!isIdentifier(sub)) throw invalid('The token sub claim is not a valid userId.');
+    if (organizationId !== undefined && !isIdentifier(organizationId)) {
+      throw invalid('The token organizationId claim is not valid.');
+    }
+    if (jti !== undefined && (typeof jti !== 'string' || jti.length === 0 || jti.length > 256 || !isHeaderSafe(jti))) {
+      throw invalid('The token jti claim is not valid.');
+    }
+    if (email !== undefined && (typeof email !== 'string' || email.length > 320 || !isHeaderSafe(email))) {
+      throw invalid('The token email claim is not valid.');
+    }
+    if (isAdmin !== undefined && typeof isAdmin !== 'boolean') throw invalid('The token isAdmin claim is not a boolean.');
+    if (policy !== undefined && !isPolicy(policy)) throw invalid(`The token policy ${policyProblem(policy)}.`);
+    if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
+      throw invalid('The token aud claim is not valid.');
+    }
+    return {
+      iss: iss as string,
+      sub,
+      ...(aud === undefined ? {} : { aud: aud as string | string[] }),
+      iat,
+      ...(nbf === undefined ? {} : { nbf }),
+      exp,
+      ...(jti === undefined ? {} : { jti }),
+      userId: sub,
+      ...(organizationId === undefined ? {} : { organizationId }),
+      ...(email === undefined ? {} : { email: email.toLowerCase() }),
+      isAdmin: isAdmin === true,
+      ...(policy === undefined ? {} : { policy: policy as TokenClaims['policy'] & object }),
+    };
+  }
+
+  private checkTimes(claims: TokenClaims, allowNotYetValid = false): void {
+    const now = this.options.clock.now() / 1000;
+    const tolerance = this.options.clockToleranceSeconds;
+    const early = (claims.nbf !== undefined && claims.nbf > now + tolerance) || claims.iat > now + tolerance;
+    if (early && !allowNotYetValid) {
+      throw new GatewayError('token_not_yet_valid', 'The token is not valid yet.');
+    }
+    if (now >= claims.exp + tolerance) throw new GatewayError('token_expired', 'The token has expired.');
+  }
+}
+
+function contextQuery(apiKey: string, claims: TokenClaims, withSigningKey: boolean) {
+  return {
+    apiKey,
+    withSigningKey,
+    userId: claims.userId,
+    ...(claims.jti === undefined ? {} : { jti: claims.jti }),
+    ...(claims.organizationId === undefined ? {} : { organizationId: claims.organizationId }),
+  };
+}
+
+function isRevoked(claims: TokenClaims, context: TokenContext): boolean {
+  if (context.tokenRevoked) return true;
+  if (context.userRevokedBefore !== null && claims.iat <= context.userRevokedBefore) return true;
+  return (
+    claims.organizationId !== undefined &&
+    context.organizationRevokedBefore !== null &&
+    claims.iat <= context.organizationRevokedBefore
+  );
+}

@@ -1,0 +1,209 @@
+/**
+ * createApp(deps): the express app, without listening (what supertest drives and server.ts
+ * serves). Express stays here and in src/http; the domain is plain functions and classes.
+ */
+import cors from 'cors';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from './clock';
+import type { Config } from './config';
+import { GatewayError, isGatewayError, notFound } from './errors';
+import type { KeyRing } from './keys';
+import type { GatewayStore } from './store';
+import { TokenVerifier } from './tokens';
+import { readBody } from './http/body';
+import type { HttpContext, Lifecycle } from './http/context';
+import { errorHandler } from './http/errors';
+import { httpLogger } from './http/logging';
+import { requestIdOf } from './http/request-id';
+import { routeTable, type Handler, type Method, type RouteSpec } from './http/routes';
+import { presentedCredentials, requireAdmin } from './http/auth';
+import { GatewayMetrics, METRICS_PATH, metricsEndpoint } from './http/metrics';
+import { AbuseLimiter, redisStoreBehind } from './http/rate-limit';
+
+export interface AppDeps {
+  config: Config;
+  store: GatewayStore;
+  keyRing: KeyRing;
+  clock?: Clock;
+  logger?: Logger;
+  lifecycle?: Lifecycle;
+  /** Prometheus metrics; createApp makes its own (with its own Registry) when absent. */
+  metrics?: GatewayMetrics;
+}
+
+export interface GatewayApp {
+  app: Express;
+  context: HttpContext;
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
+
+/** `limiter`, when given, enforces the issuance quota (contract §8). */
+export function buildContext(deps: AppDeps, limiter?: AbuseLimiter): HttpContext {
+  const { config, store, keyRing } = deps;
+  const clock = deps.clock ?? systemClock;
+  const verifier = new TokenVerifier({
+    keyRing,
+    store,
+    clock,
+    issuer: config.issuer,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    maxGatewayLifetimeSeconds: config.maxTokenTtlSeconds,
+    customerMaxLifetimeSeconds: config.customerTokenMaxTtlSeconds,
+  });
+  return {
+    config,
+    store,
+    keyRing,
+    clock,
+    verifier,
+    issuance: {
+      store,
+      keyRing,
+      clock,
+      issuer: config.issuer,
+      defaultLifetimeSeconds: config.tokenTtlSeconds,
+      ...(limiter ? { consumeQuota: (apiKey: string) => limiter.consumeIssuance(apiKey) } : {}),
+    },
+    revocation: {
+      store,
+      verifier,
+      clock,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      maxLifetimeSeconds: Math.max(config.maxTokenTtlSeconds, config.customerTokenMaxTtlSeconds),
+    },
+    lifecycle: deps.lifecycle ?? { shuttingDown: false },
+  };
+}
+
+function corsFor(origins: string[]) {
+  return cors({
+    origin: origins.includes('*') ? '*' : origins,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['Content-Type', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id'],
+    maxAge: 600,
+  });
+}
+
+export function createApp(deps: AppDeps): GatewayApp {
+  const metrics = deps.metrics ?? new GatewayMetrics();
+  const limiter = new AbuseLimiter({
+    store: deps.store,
+    limits: deps.config.rateLimits,
+    onLimited: (limit) => metrics.rateLimited.inc({ limit }),
+  });
+  const context = buildContext(deps, limiter);
+  const { config, lifecycle } = context;
+  redisStoreBehind(deps.store)?.client.on('error', () => metrics.storeErrors.inc({ source: 'connection' }));
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+
+  app.use(metrics.middleware());
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    requestIdOf(req, res);
+    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
+  if (deps.logger) app.use(httpLogger(deps.logger));
+  app.use(helmet());
+
+  // Not rate limited, so that monitoring keeps seeing during an attack; see docs/OPERATIONS.md.
+  const markMetricsRoute = (_req: Request, res: Response, next: NextFunction) => {
+    res.locals.route = METRICS_PATH;
+    next();
+  };
+  app.get(METRICS_PATH, markMetricsRoute, metricsEndpoint(metrics, config.metricsToken));
+  app.all(METRICS_PATH, markMetricsRoute, (req: Request, _res: Response, next: NextFunction) => {
+    next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow: ['GET', 'HEAD'] }));
+  });
+
+  const browserCors = corsFor(config.corsOrigins);
+  for (const route of routeTable(context)) registerRoute(app, route, config, browserCors, limiter);
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(notFound('No route matches this path.')));
+  // A failed credential check counts against the address and the apiKey; over a limit, the
+  // 401 becomes a 429 (contract §8; the rules are in src/http/rate-limit.ts).
+  app.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!res.locals.credentialRoute || !isGatewayError(error) || error.code !== 'invalid_credentials') {
+      return next(error);
+    }
+    limiter.recordFailure(clientAddress(req), presentedCredentials(req)?.apiKey).then(
+      (limited) => next(limited ?? error),
+      next,
+    );
+  });
+  app.use(
+    errorHandler((error, req) =>
+      deps.logger?.error({ err: error, reqId: (req as Request & { id?: string }).id }, 'internal error'),
+    ),
+  );
+  return { app, context };
+}
+
+/** The client address (the socket peer, or what TRUST_PROXY lets express read from X-Forwarded-For). */
+const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+/**
+ * Routes that take account or admin credentials, and so are rate limited: the operator
+ * routes and every /v1 route but the browser ones (apiKey only) and forward auth (Bearer).
+ */
+export function takesCredentials(route: RouteSpec): boolean {
+  return route.admin === true || (route.path.startsWith('/v1/') && !route.cors && !route.methods.ALL);
+}
+
+function registerRoute(
+  app: Express,
+  route: RouteSpec,
+  config: Config,
+  browserCors: ReturnType<typeof corsFor>,
+  limiter: AbuseLimiter,
+): void {
+  const credentialRoute = takesCredentials(route);
+  const prelude = [
+    (_req: Request, res: Response, next: NextFunction) => {
+      res.locals.route = route.path;
+      if (route.errors) res.locals.errorStyle = route.errors;
+      if (credentialRoute) res.locals.credentialRoute = true;
+      next();
+    },
+  ];
+  if (credentialRoute) {
+    // A limited address is refused before its credentials are looked at.
+    prelude.push((req: Request, _res: Response, next: NextFunction) => {
+      limiter.assertAddressAllowed(clientAddress(req)).then(() => next(), next);
+    });
+  }
+  if (route.admin) {
+    prelude.push((req: Request, _res: Response, next: NextFunction) => {
+      requireAdmin(config.adminToken, req);
+      next();
+    });
+  }
+  if (route.cors) {
+    app.options(route.path, ...prelude, browserCors);
+    prelude.push(browserCors);
+  }
+  const bodyReaders = route.body ? readBody(route.body, config.bodyLimitBytes) : [];
+  const allowed: string[] = [];
+  for (const [method, handler] of Object.entries(route.methods) as Array<[Method | 'ALL', Handler]>) {
+    const readers = method !== 'GET' && method !== 'ALL' && BODY_METHODS.has(method) ? bodyReaders : [];
+    const chain = [...prelude, ...readers, handler];
+    if (method === 'ALL') app.all(route.path, ...chain);
+    else app[method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](route.path, ...chain);
+    allowed.push(method);
+    if (method === 'GET') allowed.push('HEAD');
+  }
+  if (!route.methods.ALL) {
+    const allow = route.cors ? [...allowed, 'OPTIONS'] : allowed;
+    app.all(route.path, ...prelude, (req: Request, _res: Response, next: NextFunction) => {
+      next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow }));
+    });
+  }
+}

@@ -1,0 +1,46 @@
+/** /v1/account: the calling account itself and its customer signing key (contract §5, §6.1). */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { invalidArgument, notFound } from '../../errors';
+import { checkCustomerPublicKey, CustomerKeyError } from '../../keys';
+import { authenticateCaller } from '../auth';
+import type { HttpContext } from '../context';
+import { noStore, sendResult } from '../respond';
+import { envelope, parseInput } from '../validate';
+
+export function accountMeEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const account = await authenticateCaller(ctx.store, req);
+    const signingKey = await ctx.store.getSigningKey(account.apiKey);
+    noStore(res);
+    sendResult(res, 'Account found.', { account: { ...account, hasSigningKey: signingKey !== null } });
+  };
+}
+
+const keySchema = envelope({ publicKey: z.string().min(1) });
+
+export function putSigningKeyEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const account = await authenticateCaller(ctx.store, req);
+    const { data } = parseInput(keySchema, req.body);
+    let key;
+    try {
+      key = checkCustomerPublicKey(data.publicKey);
+    } catch (error) {
+      if (error instanceof CustomerKeyError) throw invalidArgument(`data.publicKey ${error.message}.`);
+      throw error;
+    }
+    await ctx.store.setSigningKey(account.apiKey, key.pem);
+    noStore(res);
+    sendResult(res, 'Signing key saved.', { hasSigningKey: true, bits: key.bits, thumbprint: key.thumbprint });
+  };
+}
+
+export function deleteSigningKeyEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const account = await authenticateCaller(ctx.store, req);
+    if (!(await ctx.store.deleteSigningKey(account.apiKey))) throw notFound('The account has no signing key.');
+    noStore(res);
+    sendResult(res, 'Signing key removed.', { hasSigningKey: false });
+  };
+}

@@ -1,0 +1,58 @@
+/** /v1/admin: accounts and their auth tokens, for the operator (contract §5). */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import {
+  addAuthToken,
+  createAccount,
+  deleteAuthToken,
+  listAuthTokens,
+  requireAccountById,
+} from '../../accounts';
+import { requireAdmin } from '../auth';
+import type { HttpContext } from '../context';
+import { noStore, sendResult } from '../respond';
+import { envelope, parseInput } from '../validate';
+
+const createSchema = envelope({ name: z.string().trim().min(1).max(200) });
+
+const param = (req: Request, name: string): string => String(req.params[name] ?? '');
+
+export function createAccountEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    requireAdmin(ctx.config.adminToken, req);
+    const { data } = parseInput(createSchema, req.body);
+    const created = await createAccount(ctx.store, ctx.clock, data.name);
+    noStore(res);
+    sendResult(res, 'Account created.', created, 201);
+  };
+}
+
+export function addAuthTokenEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    requireAdmin(ctx.config.adminToken, req);
+    const account = await requireAccountById(ctx.store, param(req, 'accountId'));
+    const issued = await addAuthToken(ctx.store, ctx.clock, account);
+    noStore(res);
+    sendResult(res, 'Auth token created.', issued, 201);
+  };
+}
+
+export function listAuthTokensEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    requireAdmin(ctx.config.adminToken, req);
+    const account = await requireAccountById(ctx.store, param(req, 'accountId'));
+    noStore(res);
+    sendResult(res, 'Auth tokens listed.', { authTokens: await listAuthTokens(ctx.store, account) });
+  };
+}
+
+export function deleteAuthTokenEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    requireAdmin(ctx.config.adminToken, req);
+    const account = await requireAccountById(ctx.store, param(req, 'accountId'));
+    const authTokenId = param(req, 'authTokenId');
+    await deleteAuthToken(ctx.store, account, authTokenId);
+    noStore(res);
+    sendResult(res, 'Auth token deleted.', { authTokenId });
+  };
+}

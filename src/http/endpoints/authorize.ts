@@ -1,0 +1,25 @@
+/** POST /v1/auth/authorize (contract §6.3): does the token grant this permission? */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { GatewayError, invalidArgument } from '../../errors';
+import { isPermissionName, isPermitted } from '../../policy';
+import type { HttpContext } from '../context';
+import { noStore, sendResult } from '../respond';
+import { credential, envelope, parseInput } from '../validate';
+
+const schema = envelope({ apiKey: credential, token: z.string(), permission: z.string() });
+
+export function authorizeEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { data } = parseInput(schema, req.body);
+    if (!isPermissionName(data.permission)) {
+      throw invalidArgument('data.permission must be a permission name (1–256 printable ASCII characters).');
+    }
+    const { claims } = await ctx.verifier.verify(data.token, { expectedApiKey: data.apiKey });
+    if (!isPermitted(claims.policy, data.permission)) {
+      throw new GatewayError('permission_denied', 'The token does not grant this permission.');
+    }
+    noStore(res);
+    sendResult(res, 'Permission granted.', { allowed: true });
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Forward auth for a sidecar (contract §3.3): nginx auth_request, Traefik ForwardAuth, Envoy
+ * ext_authz. Any method, no body read. Exactly 200 with every identity header (empty where the
+ * token has no value, so a proxy overwrites any copy the client sent), or a denial with an
+ * RFC 6750 challenge.
+ */
+import type { Request, Response } from 'express';
+import { GatewayError, invalidArgument, isGatewayError } from '../../errors';
+import { isPermissionName, isPermitted } from '../../policy';
+import { BEARER_CHALLENGE } from '../auth';
+import type { HttpContext } from '../context';
+
+export const IDENTITY_HEADERS = [
+  'X-Auth-User-Id',
+  'X-Auth-Organization-Id',
+  'X-Auth-Email',
+  'X-Auth-Is-Admin',
+  'X-Auth-Token-Id',
+  'X-Auth-Account',
+] as const;
+
+/** The Bearer token of the request, or undefined when there is none (RFC 6750 §2.1). */
+export function bearerToken(req: Request): string | undefined {
+  const match = /^Bearer(?:\s+(.*))?$/i.exec(req.headers.authorization ?? '');
+  const token = match?.[1]?.trim();
+  return token ? token : undefined;
+}
+
+function requestedPermission(req: Request): string | undefined {
+  const permission = req.query.permission;
+  if (permission === undefined) return undefined;
+  if (!isPermissionName(permission)) {
+    throw invalidArgument('permission must be one permission name (1–256 printable ASCII characters).');
+  }
+  return permission;
+}
+
+/** RFC 6750 §3: the challenge of an invalid token, its reason quoted safely. */
+const invalidTokenChallenge = (reason: string): string =>
+  `Bearer error="invalid_token", error_description="${reason.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '')}"`;
+
+export function forwardAuthEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const permission = requestedPermission(req);
+    const token = bearerToken(req);
+    if (token === undefined) {
+      throw new GatewayError('token_missing', 'A Bearer token is required.', { wwwAuthenticate: BEARER_CHALLENGE });
+    }
+    let verified;
+    try {
+      verified = await ctx.verifier.verify(token);
+    } catch (error) {
+      if (isGatewayError(error) && error.status === 'UNAUTHENTICATED') {
+        throw error.with({ wwwAuthenticate: invalidTokenChallenge(error.message) });
+      }
+      throw error;
+    }
+    const { claims, account } = verified;
+    if (permission !== undefined && !isPermitted(claims.policy, permission)) {
+      throw new GatewayError('permission_denied', 'The token does not grant this permission.', {
+        wwwAuthenticate: 'Bearer error="insufficient_scope"',
+      });
+    }
+    res.setHeader('X-Auth-User-Id', claims.userId);
+    res.setHeader('X-Auth-Organization-Id', claims.organizationId ?? '');
+    res.setHeader('X-Auth-Email', claims.email ?? '');
+    res.setHeader('X-Auth-Is-Admin', claims.isAdmin ? 'true' : 'false');
+    res.setHeader('X-Auth-Token-Id', claims.jti ?? '');
+    res.setHeader('X-Auth-Account', account.apiKey);
+    res.setHeader('Cache-Control', 'no-store');
+    res.locals.checkResult = 'active';
+    res.status(200).end();
+  };
+}

@@ -1,0 +1,36 @@
+/** Liveness and readiness (contract §8). Bare JSON, never cached. */
+import type { Request, Response } from 'express';
+import type { HttpContext } from '../context';
+
+export function healthzEndpoint() {
+  return (_req: Request, res: Response): void => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  };
+}
+
+/** Ready when not shutting down, a signing key is loaded and the store answers. */
+export function readyzEndpoint(ctx: HttpContext) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    let keys = true;
+    try {
+      ctx.keyRing.signingKey();
+    } catch {
+      keys = false;
+    }
+    let store = true;
+    if (!ctx.lifecycle.shuttingDown) {
+      try {
+        await ctx.store.ping();
+      } catch {
+        store = false;
+      }
+    }
+    const ready = keys && store && !ctx.lifecycle.shuttingDown;
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'unavailable',
+      checks: { keys, store, shuttingDown: ctx.lifecycle.shuttingDown },
+    });
+  };
+}

@@ -1,0 +1,41 @@
+/** POST /v1/auth/identify (contract §3.1): the browser proves the token is its user's. */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { GatewayError } from '../../errors';
+import type { HttpContext } from '../context';
+import { noStore, sendResult } from '../respond';
+import { credential, email, envelope, identifier, parseInput } from '../validate';
+
+const schema = envelope({
+  apiKey: credential,
+  token: z.string(),
+  user: z.object({
+    userId: identifier,
+    organizationId: identifier.optional(),
+    email: email.optional(),
+  }),
+});
+
+export function identifyEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { data } = parseInput(schema, req.body);
+    const { claims } = await ctx.verifier.verify(data.token, { expectedApiKey: data.apiKey });
+    if (data.user.userId !== claims.sub) {
+      throw new GatewayError('user_mismatch', 'The token belongs to another user.');
+    }
+    if (data.user.organizationId !== claims.organizationId) {
+      throw new GatewayError('organization_mismatch', 'The token belongs to another organization.');
+    }
+    if (claims.email !== undefined && data.user.email?.toLowerCase() !== claims.email) {
+      throw new GatewayError('email_mismatch', 'The email does not match the token.');
+    }
+    noStore(res);
+    sendResult(res, 'User identified.', {
+      userId: claims.userId,
+      ...(claims.organizationId === undefined ? {} : { organizationId: claims.organizationId }),
+      ...(claims.email === undefined ? {} : { email: claims.email }),
+      isAdmin: claims.isAdmin,
+      expiresAt: claims.exp,
+    });
+  };
+}

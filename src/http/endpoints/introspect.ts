@@ -1,0 +1,62 @@
+/**
+ * POST /v1/auth/token/introspect (RFC 7662, contract §3.2). A token that is not live, or is
+ * another account's, is exactly {"active": false}, whatever the reason; a store failure is a
+ * 503, never an answer.
+ */
+import type { Request, Response } from 'express';
+import { invalidArgument, isGatewayError } from '../../errors';
+import type { VerifiedToken } from '../../tokens';
+import { authenticateCaller } from '../auth';
+import type { HttpContext } from '../context';
+import { noStore } from '../respond';
+
+/** The `token` member of a form or JSON body (top level, or inside `data`). */
+export function tokenFromBody(body: unknown): string {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const data = (typeof b.data === 'object' && b.data !== null ? b.data : {}) as Record<string, unknown>;
+  const token = b.token ?? data.token;
+  if (token === undefined || token === '') throw invalidArgument('token is required.');
+  if (typeof token !== 'string') throw invalidArgument('token must be a string.');
+  return token;
+}
+
+function activeResponse(verified: VerifiedToken): Record<string, unknown> {
+  const c = verified.claims;
+  const present = (name: string, value: unknown) => (value === undefined ? {} : { [name]: value });
+  return {
+    active: true,
+    token_type: 'Bearer',
+    client_id: verified.account.apiKey,
+    sub: c.sub,
+    iss: c.iss,
+    ...present('aud', c.aud),
+    iat: c.iat,
+    ...present('nbf', c.nbf),
+    exp: c.exp,
+    ...present('jti', c.jti),
+    userId: c.userId,
+    ...present('organizationId', c.organizationId),
+    ...present('email', c.email),
+    isAdmin: c.isAdmin,
+    ...present('policy', c.policy),
+  };
+}
+
+export function introspectEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const caller = await authenticateCaller(ctx.store, req);
+    res.locals.apiKey = caller.apiKey;
+    const token = tokenFromBody(req.body);
+    let answer: Record<string, unknown>;
+    try {
+      answer = activeResponse(await ctx.verifier.verify(token, { expectedApiKey: caller.apiKey }));
+      res.locals.checkResult = 'active';
+    } catch (error) {
+      if (!isGatewayError(error) || error.code === 'store_unavailable') throw error;
+      answer = { active: false };
+      res.locals.checkResult = error.code;
+    }
+    noStore(res);
+    res.status(200).json(answer);
+  };
+}

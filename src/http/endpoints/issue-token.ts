@@ -1,0 +1,53 @@
+/** POST /v1/auth/token/get (contract §2). */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { issueToken } from '../../tokens';
+import type { HttpContext } from '../context';
+import { noStore, sendResult } from '../respond';
+import { credential, email, envelope, identifier, parseInput, policy } from '../validate';
+
+const MIN_EXPIRES_IN = 60;
+const MAX_EXPIRES_IN = 172_800;
+
+const expiresIn = z.unknown().check((ctx) => {
+  const v = ctx.value;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_EXPIRES_IN || v > MAX_EXPIRES_IN) {
+    ctx.issues.push({
+      code: 'custom',
+      message: `must be a whole number of seconds from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}`,
+      input: v,
+    });
+  }
+}) as unknown as z.ZodType<number>;
+
+const schema = envelope({
+  apiKey: credential,
+  authToken: credential,
+  userId: identifier,
+  userProperties: z.object({
+    organizationId: identifier,
+    email: email.optional(),
+    isAdmin: z.boolean().optional(),
+  }),
+  policy: policy.optional(),
+  expiresIn: expiresIn.optional(),
+});
+
+export function issueTokenEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { data } = parseInput(schema, req.body);
+    const issued = await issueToken(ctx.issuance, {
+      apiKey: data.apiKey,
+      authToken: data.authToken,
+      userId: data.userId,
+      organizationId: data.userProperties.organizationId,
+      ...(data.userProperties.email === undefined ? {} : { email: data.userProperties.email }),
+      isAdmin: data.userProperties.isAdmin ?? false,
+      ...(data.policy === undefined ? {} : { policy: data.policy }),
+      ...(data.expiresIn === undefined ? {} : { expiresIn: data.expiresIn }),
+    });
+    res.locals.apiKey = data.apiKey;
+    noStore(res);
+    sendResult(res, 'Token generated successfully.', issued);
+  };
+}

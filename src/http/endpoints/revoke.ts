@@ -1,0 +1,43 @@
+/** Revocation (contract §4): one token (RFC 7009), a user, an organization. */
+import type { Request, Response } from 'express';
+import { revokeOrganization, revokeToken, revokeUser } from '../../tokens';
+import { authenticateCaller } from '../auth';
+import type { HttpContext } from '../context';
+import { noStore, sendResult } from '../respond';
+import { envelope, identifier, parseInput } from '../validate';
+import { tokenFromBody } from './introspect';
+
+export function revokeTokenEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const caller = await authenticateCaller(ctx.store, req);
+    res.locals.apiKey = caller.apiKey;
+    const token = tokenFromBody(req.body);
+    // The same answer whatever happened, so it reveals nothing about the token (RFC 7009 §2.2).
+    res.locals.revocation = await revokeToken(ctx.revocation, caller, token);
+    noStore(res);
+    sendResult(res, 'Revocation processed.', {});
+  };
+}
+
+const userSchema = envelope({ userId: identifier });
+const organizationSchema = envelope({ organizationId: identifier });
+
+export function revokeUserEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const caller = await authenticateCaller(ctx.store, req);
+    const { data } = parseInput(userSchema, req.body);
+    const revokedBefore = await revokeUser(ctx.revocation, caller, data.userId);
+    noStore(res);
+    sendResult(res, "The user's tokens are revoked.", { userId: data.userId, revokedBefore });
+  };
+}
+
+export function revokeOrganizationEndpoint(ctx: HttpContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const caller = await authenticateCaller(ctx.store, req);
+    const { data } = parseInput(organizationSchema, req.body);
+    const revokedBefore = await revokeOrganization(ctx.revocation, caller, data.organizationId);
+    noStore(res);
+    sendResult(res, "The organization's tokens are revoked.", { organizationId: data.organizationId, revokedBefore });
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * One structured JSON line per request (pino-http): request id, method, path, route pattern,
+ * status, duration. Serializers whitelist what is written: no header, query string or body
+ * ever reaches the log, so no token, authToken, admin token or key can.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import pino, { type Logger } from 'pino';
+import { pinoHttp, type Options } from 'pino-http';
+import { requestIdOf } from './request-id';
+
+/** Paths a log line may still mention, redacted wherever they appear. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'authToken',
+  'token',
+  'adminToken',
+  'publicKey',
+  'privateKey',
+  '*.authToken',
+  '*.token',
+  '*.publicKey',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'token-gateway' },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}
+
+const pathOnly = (url: string | undefined): string => (url ?? '').split('?')[0] ?? '';
+
+export function httpLogger(logger: Logger) {
+  const options: Options = {
+    logger,
+    genReqId: (req, res) => requestIdOf(req, res),
+    customProps: (_req, res) => {
+      const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals ?? {};
+      return {
+        route: locals.route ?? null,
+        ...(locals.errorCode ? { code: locals.errorCode } : {}),
+      };
+    },
+    serializers: {
+      req: (req: IncomingMessage & { id?: string; raw?: IncomingMessage }) => ({
+        id: req.id,
+        method: req.method,
+        path: pathOnly(req.url),
+      }),
+      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+      err: (err: Error) => ({ type: err.name, message: err.message }),
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    customSuccessMessage: (req, res) => `${req.method} ${pathOnly(req.url)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${pathOnly(req.url)} ${res.statusCode}`,
+    wrapSerializers: false,
+  };
+  return pinoHttp(options);
+}

@@ -1,0 +1,181 @@
+/**
+ * Abuse limits (contract §8), with rate-limiter-flexible: failed credential checks per client
+ * address and per apiKey, and an issuance quota per apiKey. On the Redis store the counters
+ * live in Redis (RateLimiterRedis on the store's own client, under the store's prefix), so
+ * every instance sharing the store shares the limits; on the memory store they live in
+ * memory, shared by every app using that same store object.
+ *
+ * The apiKey is public, so its limit must not lock its owner out:
+ *   1. a limited ADDRESS is refused (429) before the credentials are even looked at;
+ *   2. the credentials are checked;
+ *   3. only a FAILED check counts, against the address and the apiKey; when either is then
+ *      over its limit the answer is 429 instead of 401;
+ *   4. a successful check never consults the apiKey limit: the right authToken keeps working
+ *      from any address that is not itself limited.
+ *
+ * A failure of the limiter's store fails closed: the request is answered 503
+ * store_unavailable, never let through unlimited and never crashed.
+ */
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import { CREDENTIAL_PATTERN } from '../accounts/secrets';
+import type { Config } from '../config';
+import { GatewayError, storeUnavailable } from '../errors';
+import { RedisStore, type GatewayStore } from '../store';
+import type { RateLimitName } from './metrics';
+
+export type RateLimits = Config['rateLimits'];
+
+export interface AbuseLimiterOptions {
+  store: GatewayStore;
+  limits: RateLimits;
+  /** Called each time a request is refused, with the limit that refused it (metrics). */
+  onLimited?: (limit: RateLimitName) => void;
+}
+
+/**
+ * The Redis store a store is, or wraps (a store in front of Redis keeps it as `inner`);
+ * undefined for the memory store.
+ */
+export function redisStoreBehind(store: GatewayStore): RedisStore | undefined {
+  let current: unknown = store;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
+    if (current instanceof RedisStore) return current;
+    current = (current as { inner?: unknown }).inner;
+  }
+  return undefined;
+}
+
+/** The key prefix the Redis store writes under; the limiter keys go under it too. */
+function storePrefix(store: RedisStore): string {
+  const prefix = (store as unknown as { prefix?: unknown }).prefix;
+  return typeof prefix === 'string' ? prefix : 'tg:';
+}
+
+/** Memory counters, kept per store object so that apps sharing a store share its limits. */
+const memoryLimiters = new WeakMap<GatewayStore, Map<string, RateLimiterMemory>>();
+
+function makeLimiter(store: GatewayStore, name: string, points: number, duration: number): RateLimiterAbstract {
+  const redis = redisStoreBehind(store);
+  if (redis) {
+    return new RateLimiterRedis({
+      storeClient: redis.client,
+      keyPrefix: `${storePrefix(redis)}rl:${name}`,
+      points,
+      duration,
+      // The client never queues (the store is built fail-fast): a Redis that is not ready is a
+      // failure now, not a request held until it returns.
+      rejectIfRedisNotReady: true,
+    });
+  }
+  if (store.kind === 'redis') {
+    // Limits kept in one process would not be shared: refuse loudly rather than quietly.
+    throw new Error('The rate limiter cannot find the Redis client behind this Redis store.');
+  }
+  let byName = memoryLimiters.get(store);
+  if (!byName) {
+    byName = new Map();
+    memoryLimiters.set(store, byName);
+  }
+  const id = `${name}:${points}:${duration}`;
+  let limiter = byName.get(id);
+  if (!limiter) {
+    limiter = new RateLimiterMemory({ keyPrefix: `rl:${name}`, points, duration });
+    byName.set(id, limiter);
+  }
+  return limiter;
+}
+
+interface Outcome {
+  limited: boolean;
+  msBeforeNext: number;
+}
+
+export class AbuseLimiter {
+  private readonly address: RateLimiterAbstract | undefined;
+  private readonly apiKey: RateLimiterAbstract | undefined;
+  private readonly issuance: RateLimiterAbstract | undefined;
+  private readonly onLimited: (limit: RateLimitName) => void;
+
+  constructor(options: AbuseLimiterOptions) {
+    const { store, limits } = options;
+    // A limit of 0 is off.
+    this.address =
+      limits.failedAuthPerAddress > 0
+        ? makeLimiter(store, 'fa:addr', limits.failedAuthPerAddress, limits.windowSeconds)
+        : undefined;
+    this.apiKey =
+      limits.failedAuthPerApiKey > 0
+        ? makeLimiter(store, 'fa:key', limits.failedAuthPerApiKey, limits.windowSeconds)
+        : undefined;
+    this.issuance = limits.issuancePerMinute > 0 ? makeLimiter(store, 'iss', limits.issuancePerMinute, 60) : undefined;
+    this.onLimited = options.onLimited ?? (() => undefined);
+  }
+
+  /** Step 1: 429 when this address is over its failed-check limit, whatever it presents. */
+  async assertAddressAllowed(address: string): Promise<void> {
+    if (!this.address) return;
+    let state: RateLimiterRes | null;
+    try {
+      state = await this.address.get(address);
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
+    if (state && state.consumedPoints > this.address.points) {
+      throw this.refuse('address', state.msBeforeNext);
+    }
+  }
+
+  /**
+   * Step 3: counts a failed credential check against the address and the apiKey (when it is
+   * one: a string that cannot be an apiKey is counted against the address only). Returns the
+   * 429 to answer instead of the 401 when either is now over its limit.
+   */
+  async recordFailure(address: string, apiKey: string | undefined): Promise<GatewayError | undefined> {
+    const countKey = apiKey !== undefined && CREDENTIAL_PATTERN.test(apiKey);
+    const [byAddress, byApiKey] = await Promise.all([
+      consume(this.address, address),
+      countKey ? consume(this.apiKey, apiKey) : undefined,
+    ]);
+    // When both are over, the client must wait for the later of the two windows.
+    const wait = Math.max(byAddress?.limited ? byAddress.msBeforeNext : 0, byApiKey?.limited ? byApiKey.msBeforeNext : 0);
+    if (byAddress?.limited) return this.refuse('address', wait);
+    if (byApiKey?.limited) return this.refuse('api_key', wait);
+    return undefined;
+  }
+
+  /** The issuance quota: one point per token, after the credentials were found right. */
+  async consumeIssuance(apiKey: string): Promise<void> {
+    const outcome = await consume(this.issuance, apiKey);
+    if (outcome?.limited) {
+      throw this.refuse('issuance', outcome.msBeforeNext, 'The issuance quota of this apiKey is used up; try again later.');
+    }
+  }
+
+  private refuse(
+    limit: RateLimitName,
+    msBeforeNext: number,
+    message = 'Too many failed credential checks; try again later.',
+  ): GatewayError {
+    this.onLimited(limit);
+    return new GatewayError('rate_limited', message, {
+      retryAfterSeconds: Math.max(1, Math.ceil(msBeforeNext / 1000)),
+    });
+  }
+}
+
+/** One point against `key`; a store failure becomes store_unavailable (fail closed). */
+async function consume(limiter: RateLimiterAbstract | undefined, key: string): Promise<Outcome | undefined> {
+  if (!limiter) return undefined;
+  try {
+    const res = await limiter.consume(key);
+    return { limited: false, msBeforeNext: res.msBeforeNext };
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return { limited: true, msBeforeNext: rejection.msBeforeNext };
+    throw storeUnavailable(rejection);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The routes table: every path the gateway answers, its methods, how its body is read, how
+ * its errors are written, and whether browsers may call it. Start here to find an endpoint.
+ */
+import type { Request, Response } from 'express';
+import type { HttpContext } from './context';
+import type { BodyKind } from './body';
+import type { ErrorStyle } from './errors';
+import { accountMeEndpoint, deleteSigningKeyEndpoint, putSigningKeyEndpoint } from './endpoints/account';
+import {
+  addAuthTokenEndpoint,
+  createAccountEndpoint,
+  deleteAuthTokenEndpoint,
+  listAuthTokensEndpoint,
+} from './endpoints/admin';
+import { authorizeEndpoint } from './endpoints/authorize';
+import { forwardAuthEndpoint } from './endpoints/forward-auth';
+import { healthzEndpoint, readyzEndpoint } from './endpoints/health';
+import { identifyEndpoint } from './endpoints/identify';
+import { introspectEndpoint } from './endpoints/introspect';
+import { issueTokenEndpoint } from './endpoints/issue-token';
+import { revokeOrganizationEndpoint, revokeTokenEndpoint, revokeUserEndpoint } from './endpoints/revoke';
+import { deleteUserEndpoint, getUserEndpoint, putUserEndpoint } from './endpoints/users';
+import { jwksEndpoint, metadataEndpoint } from './endpoints/well-known';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type Handler = (req: Request, res: Response) => void | Promise<void>;
+
+export interface RouteSpec {
+  path: string;
+  /** `ALL`: any method (forward auth). */
+  methods: Partial<Record<Method | 'ALL', Handler>>;
+  /** How POST/PUT/DELETE bodies are read; GET and forward auth never read one. */
+  body?: BodyKind;
+  /** OAuth endpoints answer failures as RFC 6749 §5.2 says. */
+  errors?: ErrorStyle;
+  /** Browsers may call it from CORS_ORIGINS. */
+  cors?: boolean;
+  /** Operator routes: absent (404) without ADMIN_TOKEN, checked before the body is read. */
+  admin?: boolean;
+}
+
+export function routeTable(ctx: HttpContext): RouteSpec[] {
+  return [
+    { path: '/v1/auth/token/get', methods: { POST: issueTokenEndpoint(ctx) }, body: 'json' },
+    { path: '/v1/auth/identify', methods: { POST: identifyEndpoint(ctx) }, body: 'json', cors: true },
+    { path: '/v1/auth/authorize', methods: { POST: authorizeEndpoint(ctx) }, body: 'json', cors: true },
+    {
+      path: '/v1/auth/token/introspect',
+      methods: { POST: introspectEndpoint(ctx) },
+      body: 'json-or-form',
+      errors: 'oauth',
+    },
+    {
+      path: '/v1/auth/token/revoke',
+      methods: { POST: revokeTokenEndpoint(ctx) },
+      body: 'json-or-form',
+      errors: 'oauth',
+    },
+    { path: '/v1/auth/verify', methods: { ALL: forwardAuthEndpoint(ctx) } },
+    { path: '/v1/auth/users/revoke', methods: { POST: revokeUserEndpoint(ctx) }, body: 'json' },
+    { path: '/v1/auth/organizations/revoke', methods: { POST: revokeOrganizationEndpoint(ctx) }, body: 'json' },
+    { path: '/v1/admin/accounts', methods: { POST: createAccountEndpoint(ctx) }, body: 'json', admin: true },
+    {
+      path: '/v1/admin/accounts/:accountId/auth-tokens',
+      methods: { POST: addAuthTokenEndpoint(ctx), GET: listAuthTokensEndpoint(ctx) },
+      body: 'json',
+      admin: true,
+    },
+    {
+      path: '/v1/admin/accounts/:accountId/auth-tokens/:authTokenId',
+      methods: { DELETE: deleteAuthTokenEndpoint(ctx) },
+      body: 'json',
+      admin: true,
+    },
+    { path: '/v1/account/me', methods: { GET: accountMeEndpoint(ctx) } },
+    {
+      path: '/v1/account/signing-key',
+      methods: { PUT: putSigningKeyEndpoint(ctx), DELETE: deleteSigningKeyEndpoint(ctx) },
+      body: 'json',
+    },
+    {
+      path: '/v1/users/:userId',
+      methods: { PUT: putUserEndpoint(ctx), GET: getUserEndpoint(ctx), DELETE: deleteUserEndpoint(ctx) },
+      body: 'json',
+    },
+    { path: '/.well-known/jwks.json', methods: { GET: jwksEndpoint(ctx) }, cors: true },
+    { path: '/.well-known/oauth-authorization-server', methods: { GET: metadataEndpoint(ctx) }, cors: true },
+    { path: '/healthz', methods: { GET: healthzEndpoint() } },
+    { path: '/readyz', methods: { GET: readyzEndpoint(ctx) } },
+  ];
+}

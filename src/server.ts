@@ -1,0 +1,114 @@
+/**
+ * The process: configuration, store, keys, listen, graceful shutdown. `npm start` runs this.
+ */
+import { watch } from 'node:fs';
+import http from 'node:http';
+import type { Logger } from 'pino';
+import { createApp } from './app';
+import { systemClock } from './clock';
+import { ConfigError, loadConfig, type Config } from './config';
+import { ensureSigningKey, KeyLoadError, KeyRing } from './keys';
+import { ConnectionTracker, drain } from './http/shutdown';
+import { createLogger } from './http/logging';
+import { createStore, type GatewayStore } from './store';
+
+export interface RunningGateway {
+  server: http.Server;
+  store: GatewayStore;
+  keyRing: KeyRing;
+  /** Starts the graceful shutdown; resolves with the exit code. */
+  shutdown(): Promise<number>;
+}
+
+export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+  const clock = systemClock;
+  const generated = await ensureSigningKey(config.keysDir, config.algorithm, config.env === 'production');
+  if (generated) logger.warn({ file: generated }, 'no signing key was found: generated one (development only)');
+  const keyRing = await KeyRing.load({
+    dir: config.keysDir,
+    algorithm: config.algorithm,
+    clock,
+    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    maxTokenLifetimeSeconds: Math.max(config.maxTokenTtlSeconds, config.customerTokenMaxTtlSeconds),
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    onWarning: (message) => logger.warn({ keysDir: config.keysDir }, message),
+  });
+  logger.info({ kid: keyRing.signingKey().kid, keys: keyRing.activeKeys().length }, 'signing keys loaded');
+
+  const store = createStore(config, { clock, logger });
+  const lifecycle = { shuttingDown: false };
+  const { app } = createApp({ config, store, keyRing, clock, logger, lifecycle });
+
+  // New key files are published at once: watch the folder, and rescan now and then in case
+  // the watch misses an event (network file systems, Kubernetes secret symlink swaps).
+  const reload = () => keyRing.reload().catch((error: Error) => logger.warn({ err: error.message }, 'key reload failed'));
+  const rescan = setInterval(reload, config.keysReloadSeconds * 1000);
+  rescan.unref();
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(config.keysDir, () => void reload());
+    watcher.on('error', () => watcher?.close());
+  } catch {
+    watcher = undefined;
+  }
+
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  server.headersTimeout = 66_000;
+  const tracker = new ConnectionTracker(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  logger.info(
+    { port: typeof address === 'object' && address ? address.port : config.port, store: store.kind, issuer: config.issuer },
+    'token-gateway listening',
+  );
+
+  let shuttingDown: Promise<number> | undefined;
+  const shutdown = (): Promise<number> => {
+    shuttingDown ??= (async () => {
+      logger.info('shutting down: readiness is now 503, draining connections');
+      clearInterval(rescan);
+      watcher?.close();
+      const clean = await drain(server, tracker, lifecycle, config.shutdownTimeoutSeconds * 1000);
+      await store.close();
+      if (clean) logger.info('shutdown complete');
+      else logger.warn({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown timed out: remaining connections destroyed');
+      return clean ? 0 : 1;
+    })();
+    return shuttingDown;
+  };
+  return { server, store, keyRing, shutdown };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  // WORKERS=N: this process only supervises N workers, each of which runs main() again.
+  const { isClusterPrimary, runClusterPrimary } = await import('./cluster');
+  if (isClusterPrimary(config)) process.exit(await runClusterPrimary(config, logger));
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(config, logger);
+  } catch (error) {
+    const message = error instanceof KeyLoadError ? error.message : error instanceof Error ? error.message : String(error);
+    logger.fatal({ err: { message } }, 'token-gateway could not start');
+    process.stderr.write(`token-gateway could not start: ${message}\n`);
+    process.exit(1);
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void gateway.shutdown().then((code) => process.exit(code));
+    });
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,46 @@
+/**
+ * token-gateway/client: the typed SDK.
+ *
+ *   Server (holds the authToken):  createGatewayClient({ baseUrl, apiKey, authToken })
+ *   Browser (public apiKey only):  createUserSession({ baseUrl, apiKey, user, fetchToken })
+ *
+ * Every failure is a GatewayClientError with `status`, `code`, `retryable`, `httpStatus`
+ * and `requestId`. See docs/SDK.md.
+ */
+export {
+  GatewayClientError,
+  isGatewayClientError,
+  errorFromResponse,
+  type CanonicalStatus,
+  type GatewayErrorCode,
+  type GatewayClientErrorInit,
+} from './errors';
+export type { FetchLike } from './http';
+export {
+  createGatewayClient,
+  type GatewayClient,
+  type GatewayClientOptions,
+  type GetTokenRequest,
+  type IssuedToken,
+  type Introspection,
+  type ActiveIntrospection,
+  type UserRevocation,
+  type OrganizationRevocation,
+  type AccountInfo,
+  type SigningKeyInfo,
+  type DirectoryUser,
+  type PutUserRequest,
+  type Policy,
+} from './server';
+export {
+  createUserSession,
+  type UserSession,
+  type UserSessionOptions,
+  type SessionUser,
+  type TokenGrant,
+  type IdentifiedUser,
+  type SessionClock,
+  type SessionEvents,
+  type SessionEvent,
+  type TimerHandle,
+} from './session';

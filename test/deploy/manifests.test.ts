@@ -1,0 +1,290 @@
+/**
+ * The deployment files hold together: every YAML parses, the Kubernetes objects have the
+ * structure the docs promise (probes, secrets, shutdown budget, non-root, read-only root), the
+ * proxy configurations copy all six X-Auth-* headers, the sidecar ConfigMap is the nginx
+ * template verbatim, the Dockerfile is multi-stage and non-root, and the requests Traefik and
+ * Envoy build from their configuration are answered by the gateway as forward auth.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import YAML from 'yaml';
+import { buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { IDENTITY_HEADERS, NGINX_TEMPLATE, REPO_ROOT } from './harness';
+
+const DEPLOY = path.join(REPO_ROOT, 'deploy');
+const read = (...parts: string[]) => readFileSync(path.join(REPO_ROOT, ...parts), 'utf8');
+
+type Obj = Record<string, any>;
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return yamlFiles(full);
+    return /\.ya?ml$/.test(entry.name) ? [full] : [];
+  });
+}
+
+function parseAll(file: string): Obj[] {
+  const docs = YAML.parseAllDocuments(readFileSync(file, 'utf8'));
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
+  }
+  return docs.map((doc) => doc.toJS() as Obj).filter((value) => value !== null);
+}
+
+const kubernetes = yamlFiles(path.join(DEPLOY, 'kubernetes')).flatMap((file) =>
+  parseAll(file).map((object) => ({ file: path.basename(file), object })),
+);
+const ofKind = (kind: string) => kubernetes.filter((k) => k.object.kind === kind).map((k) => k.object);
+const deployment = (name: string) => ofKind('Deployment').find((d) => d.metadata.name === name)!;
+const container = (dep: Obj, name: string) => dep.spec.template.spec.containers.find((c: Obj) => c.name === name);
+const envValue = (c: Obj, name: string) => c.env?.find((e: Obj) => e.name === name);
+
+describe('every YAML file under deploy/ parses', () => {
+  it.each(yamlFiles(DEPLOY).map((f) => path.relative(REPO_ROOT, f)))('%s', (file) => {
+    expect(parseAll(path.join(REPO_ROOT, file)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('Kubernetes manifests', () => {
+  it('every object has apiVersion, kind and a name', () => {
+    expect(kubernetes.length).toBeGreaterThan(5);
+    for (const { file, object } of kubernetes) {
+      expect([file, typeof object.apiVersion]).toEqual([file, 'string']);
+      expect([file, typeof object.kind]).toEqual([file, 'string']);
+      if (object.kind !== 'Kustomization') expect([file, typeof object.metadata?.name]).toEqual([file, 'string']);
+    }
+  });
+
+  it('the kustomization lists files that exist', () => {
+    const kustomization = ofKind('Kustomization')[0]!;
+    for (const resource of kustomization.resources as string[]) {
+      expect(() => read('deploy', 'kubernetes', resource)).not.toThrow();
+    }
+  });
+
+  describe('the shared Deployment', () => {
+    const dep = deployment('token-gateway');
+    const pod = dep.spec.template.spec;
+    const gateway = container(dep, 'token-gateway');
+
+    it('runs 3 replicas selected by its own labels', () => {
+      expect(dep.apiVersion).toBe('apps/v1');
+      expect(dep.spec.replicas).toBe(3);
+      expect(dep.spec.selector.matchLabels).toEqual(dep.spec.template.metadata.labels);
+    });
+
+    it('probes /healthz for liveness and /readyz for readiness on the container port', () => {
+      expect(gateway.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(gateway.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(gateway.ports[0].containerPort).toBe(8080);
+      expect(gateway.ports[0].name).toBe(gateway.readinessProbe.httpGet.port);
+    });
+
+    it('gives the drain more time than SHUTDOWN_TIMEOUT_SECONDS (plus the preStop pause)', () => {
+      const config = ofKind('ConfigMap').find((c) => c.metadata.name === 'token-gateway-config')!;
+      const timeout = Number(config.data.SHUTDOWN_TIMEOUT_SECONDS);
+      expect(timeout).toBeGreaterThan(0);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(timeout + 3);
+      expect(gateway.envFrom).toContainEqual({ configMapRef: { name: 'token-gateway-config' } });
+    });
+
+    it('reads REDIS_URL and ADMIN_TOKEN from a Secret and mounts the keys read-only at /app/keys', () => {
+      expect(envValue(gateway, 'REDIS_URL').valueFrom.secretKeyRef).toEqual({ name: 'token-gateway-env', key: 'REDIS_URL' });
+      expect(envValue(gateway, 'ADMIN_TOKEN').valueFrom.secretKeyRef.name).toBe('token-gateway-env');
+      expect(envValue(gateway, 'KEYS_DIR').value).toBe('/app/keys');
+      const mount = gateway.volumeMounts.find((m: Obj) => m.mountPath === '/app/keys');
+      expect(mount.readOnly).toBe(true);
+      const volume = pod.volumes.find((v: Obj) => v.name === mount.name);
+      expect(volume.secret.secretName).toBe('token-gateway-keys');
+      const secrets = ofKind('Secret').map((s) => s.metadata.name);
+      expect(secrets).toEqual(expect.arrayContaining(['token-gateway-keys', 'token-gateway-env']));
+    });
+
+    it('runs as non-root on a read-only root file system with resources set', () => {
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(gateway.securityContext.runAsNonRoot).toBe(true);
+      expect(gateway.securityContext.readOnlyRootFilesystem).toBe(true);
+      expect(gateway.securityContext.allowPrivilegeEscalation).toBe(false);
+      expect(gateway.securityContext.capabilities.drop).toEqual(['ALL']);
+      expect(gateway.resources.requests.cpu).toBeDefined();
+      expect(gateway.resources.requests.memory).toBeDefined();
+      expect(gateway.resources.limits.memory).toBeDefined();
+    });
+
+    it('is behind a Service that selects its pods', () => {
+      const service = ofKind('Service').find((s) => s.metadata.name === 'token-gateway')!;
+      expect(service.spec.selector).toEqual(dep.spec.template.metadata.labels);
+      expect(service.spec.ports[0]).toMatchObject({ port: 8080, targetPort: 'http' });
+      const pdb = ofKind('PodDisruptionBudget')[0]!;
+      expect(pdb.spec.selector.matchLabels).toEqual(dep.spec.selector.matchLabels);
+    });
+  });
+
+  describe('the sidecar pod', () => {
+    const dep = deployment('app');
+    const pod = dep.spec.template.spec;
+    const gateway = container(dep, 'token-gateway');
+    const nginx = container(dep, 'nginx');
+
+    it('runs nginx, the gateway and the application side by side', () => {
+      expect(pod.containers.map((c: Obj) => c.name).sort()).toEqual(['app', 'nginx', 'token-gateway']);
+    });
+
+    it('points nginx at the gateway and the application over loopback', () => {
+      expect(envValue(nginx, 'GATEWAY_ADDR').value).toBe(`127.0.0.1:${envValue(gateway, 'PORT').value}`);
+      expect(envValue(nginx, 'APP_ADDR').value).toBe('127.0.0.1:3000');
+      const templates = nginx.volumeMounts.find((m: Obj) => m.mountPath === '/etc/nginx/templates');
+      const volume = pod.volumes.find((v: Obj) => v.name === templates.name);
+      expect(volume.configMap.name).toBe('app-nginx-templates');
+    });
+
+    it('carries the nginx template verbatim', () => {
+      const configMap = ofKind('ConfigMap').find((c) => c.metadata.name === 'app-nginx-templates')!;
+      expect(configMap.data['token-gateway.conf.template']).toBe(readFileSync(NGINX_TEMPLATE, 'utf8'));
+    });
+
+    it('gives the gateway its keys read-only, REDIS_URL from a Secret, and both probes', () => {
+      expect(gateway.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: '/app/keys', readOnly: true }));
+      const keys = pod.volumes.find((v: Obj) => v.secret)!;
+      expect(keys.secret.secretName).toBe('token-gateway-keys');
+      expect(envValue(gateway, 'REDIS_URL').valueFrom.secretKeyRef.name).toBe('token-gateway-env');
+      expect(gateway.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(gateway.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(envValue(gateway, 'SHUTDOWN_TIMEOUT_SECONDS').value));
+      for (const c of pod.containers) expect([c.name, c.securityContext.readOnlyRootFilesystem]).toEqual([c.name, true]);
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+    });
+  });
+});
+
+describe('proxy configurations copy all six identity headers', () => {
+  it('nginx: auth_request_set and proxy_set_header for each, the body never sent to the gateway', () => {
+    const conf = readFileSync(NGINX_TEMPLATE, 'utf8');
+    for (const header of IDENTITY_HEADERS) {
+      const variable = `$upstream_http_${header.toLowerCase().replace(/-/g, '_')}`;
+      const set = new RegExp(`auth_request_set\\s+(\\$\\w+)\\s+\\${variable};`).exec(conf);
+      expect([header, set]).not.toEqual([header, null]);
+      expect(conf).toMatch(new RegExp(`proxy_set_header\\s+${header}\\s+\\${set![1]};`));
+    }
+    expect(conf.match(/proxy_pass_request_body off;/g)?.length).toBe(conf.match(/internal;/g)?.length);
+    expect(conf).toMatch(/\?permission=admin:access;/);
+  });
+
+  it('Traefik: every ForwardAuth middleware names them in authResponseHeaders', () => {
+    const files = ['dynamic.yml', 'middleware.kubernetes.yaml'];
+    const middlewares = [
+      ...Object.values(parseAll(path.join(DEPLOY, 'traefik', files[0]!))[0]!.http.middlewares as Obj),
+      ...parseAll(path.join(DEPLOY, 'traefik', files[1]!)).map((m) => m.spec),
+    ];
+    expect(middlewares.length).toBe(4);
+    for (const middleware of middlewares) {
+      expect(middleware.forwardAuth.authResponseHeaders).toEqual([...IDENTITY_HEADERS]);
+      expect(middleware.forwardAuth.address).toMatch(/\/v1\/auth\/verify(\?permission=[\w:]+)?$/);
+      expect(middleware.forwardAuth.trustForwardHeader).toBe(false);
+    }
+  });
+
+  it('Envoy: removes client copies first, then sets the gateway values with allowed_upstream_headers', () => {
+    const envoy = parseAll(path.join(DEPLOY, 'envoy', 'envoy.yaml'))[0]!;
+    const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const filters = hcm.http_filters as Obj[];
+    const lower = IDENTITY_HEADERS.map((h) => h.toLowerCase());
+    const removed = filters[0]!.typed_config.mutations.request_mutations.map((m: Obj) => m.remove.toLowerCase());
+    expect(removed).toEqual(lower);
+    const authz = filters.filter((f) => f.typed_config['@type'].endsWith('ext_authz.v3.ExtAuthz'));
+    expect(authz.length).toBe(2);
+    for (const filter of authz) {
+      const config = filter.typed_config;
+      expect(config.failure_mode_allow).toBe(false);
+      expect(config.with_request_body).toBeUndefined();
+      const upstream = config.http_service.authorization_response.allowed_upstream_headers.patterns.map((p: Obj) => p.exact);
+      expect(upstream).toEqual(lower);
+      expect(config.http_service.authorization_response.allowed_upstream_headers_to_append).toBeUndefined();
+      expect(config.http_service.path_prefix).toMatch(/^\/v1\/auth\/verify\?/);
+      const cluster = envoy.static_resources.clusters.find((c: Obj) => c.name === config.http_service.server_uri.cluster);
+      expect(cluster).toBeDefined();
+    }
+    expect(filters.at(-1)!.name).toBe('envoy.filters.http.router');
+  });
+});
+
+describe('the requests the proxies build reach forward auth', () => {
+  let gw: TestGateway;
+  let acme: TestAccount;
+  const envoy = parseAll(path.join(DEPLOY, 'envoy', 'envoy.yaml'))[0]!;
+  const prefixes = (envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters as Obj[])
+    .filter((f) => f.typed_config['@type'].endsWith('ext_authz.v3.ExtAuthz'))
+    .map((f) => f.typed_config.http_service.path_prefix as string);
+
+  beforeAll(async () => {
+    gw = await buildTestGateway();
+    acme = await gw.createAccount();
+  });
+  afterAll(() => gw.close());
+
+  it('Envoy: path_prefix + the client path (query included) is answered, the permission kept', async () => {
+    const [plain, admin] = prefixes as [string, string];
+    const reader = (await gw.issue(acme, { policy: { allow: ['document:read'] } })).token;
+    const administrator = (await gw.issue(acme, { policy: { allow: ['admin:access'] } })).token;
+    const ok = await request(gw.app).get(`${plain}/documents/1?x=1&y=2`).set('Authorization', `Bearer ${reader}`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-auth-user-id']).toBe('user-1');
+    expect((await request(gw.app).get(`${admin}/admin/users?x=1`).set('Authorization', `Bearer ${reader}`)).status).toBe(403);
+    expect((await request(gw.app).get(`${admin}/admin/users`).set('Authorization', `Bearer ${administrator}`)).status).toBe(200);
+    // A client cannot drop the required permission by adding its own.
+    const smuggled = await request(gw.app)
+      .get(`${admin}/admin/users?permission=document:read`)
+      .set('Authorization', `Bearer ${reader}`);
+    expect(smuggled.status).not.toBe(200);
+    expect((await request(gw.app).post(`${plain}/upload`).set('Authorization', 'Bearer nope')).status).toBe(401);
+  });
+
+  it('Traefik: the middleware address is answered as is', async () => {
+    const { token } = await gw.issue(acme, { policy: { allow: ['admin:access'] } });
+    const middlewares = parseAll(path.join(DEPLOY, 'traefik', 'dynamic.yml'))[0]!.http.middlewares as Obj;
+    for (const middleware of Object.values(middlewares)) {
+      const url = new URL(middleware.forwardAuth.address as string);
+      const res = await request(gw.app).get(`${url.pathname}${url.search}`).set('Authorization', `Bearer ${token}`);
+      expect(res.status).toBe(200);
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+
+  it('is multi-stage: a build stage, then a runtime stage with production dependencies only', () => {
+    const froms = instructions.filter((line) => /^FROM /i.test(line));
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    expect(froms.every((line) => /node:20/.test(line))).toBe(true);
+    expect(dockerfile).toMatch(/npm ci\b/);
+    expect(dockerfile).toMatch(/npm run build/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/COPY --from=build/);
+  });
+
+  it('runs as the non-root user node, with a HEALTHCHECK on /healthz and the keys as a volume', () => {
+    const lastFrom = instructions.map((l) => /^FROM /i.test(l)).lastIndexOf(true);
+    const runtime = instructions.slice(lastFrom);
+    expect(runtime).toContain('USER node');
+    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).toMatch(/\/healthz/);
+    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).not.toMatch(/curl|wget/);
+    expect(runtime).toContain('VOLUME ["/app/keys"]');
+    expect(runtime.join('\n')).toMatch(/KEYS_DIR=\/app\/keys/);
+    expect(runtime.join('\n')).toMatch(/NODE_ENV=production/);
+    expect(runtime).toContain('EXPOSE 8080');
+    expect(runtime.at(-1)).toBe('CMD ["node", "dist/server.js"]');
+  });
+
+  it('.dockerignore keeps secrets and local artefacts out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', '.git', '.env', 'keys']) expect(ignored).toContain(entry);
+  });
+});

@@ -1,0 +1,531 @@
+'use strict';
+/**
+ * npm run bench: the gateway against a naive baseline, the machine's RS256 capacity and a bare
+ * Express floor, all measured in the same run on the same machine, then a paced run.
+ *
+ *   node dist/server.js       WORKERS workers, Redis store under its own prefix
+ *   bench/baseline/server.js  Express + jsonwebtoken + ioredis as a docs example writes it
+ *   bench/floor/server.js     Express hello, WORKERS workers
+ *   bench/sign-capacity.js    async crypto.sign on every core, 32 in flight
+ *
+ * Load: autocannon, 64 connections, a warm-up per target, BENCH_ROUNDS rounds of BENCH_DURATION
+ * seconds (targets interleaved within each round), medians. Then a paced run at a fixed rate
+ * (overallRate) for p50/p99 at that rate. Then bench/redis-memory.js (BENCH_MEMORY=0 skips).
+ *
+ * Env: BENCH_DURATION (s, default 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 2), WORKERS (cores),
+ * BENCH_CONNECTIONS (64), BENCH_RATE (checks, req/s, 5000), BENCH_ISSUE_RATE (issuance, req/s,
+ * 200), BENCH_SIGN_SECONDS (3), BENCH_LOG_LEVEL (gateway LOG_LEVEL, default warn),
+ * BASELINE_WORKERS (default WORKERS), BENCH_RSA_BITS (default: the gateway's generated key
+ * size), REDIS_URL (redis://127.0.0.1:6379), BENCH_JSON (write the figures there), BENCH_MEMORY.
+ * Everything listens on 127.0.0.1 only; the whole run is bounded by a deadline.
+ */
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+const Redis = require('ioredis');
+
+const ROOT = path.resolve(__dirname, '..');
+
+function intEnv(name, def, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+const settings = {
+  duration: intEnv('BENCH_DURATION', 10, 1, 600),
+  rounds: intEnv('BENCH_ROUNDS', 3, 1, 20),
+  warmup: intEnv('BENCH_WARMUP', 2, 0, 60),
+  workers: intEnv('WORKERS', cores, 1, 256),
+  connections: intEnv('BENCH_CONNECTIONS', 64, 1, 4096),
+  rate: intEnv('BENCH_RATE', 5000, 1, 1_000_000),
+  issueRate: intEnv('BENCH_ISSUE_RATE', 200, 1, 1_000_000),
+  signSeconds: intEnv('BENCH_SIGN_SECONDS', 3, 1, 60),
+  logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
+  redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+  memory: process.env.BENCH_MEMORY !== '0',
+};
+settings.baselineWorkers = intEnv('BASELINE_WORKERS', settings.workers, 1, 256);
+
+const ADMIN_TOKEN = `bench-admin-${crypto.randomBytes(12).toString('hex')}`;
+const RUN_ID = crypto.randomBytes(4).toString('hex');
+const GATEWAY_PREFIX = `tgbench:${RUN_ID}:`;
+const BASELINE_PREFIX = `tgbench:${RUN_ID}:baseline:`;
+const TOKEN_POOL = 100;
+
+const children = [];
+let tmpDir;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startChild(name, args, env) {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH || '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  child.benchName = name;
+  child.stderrTail = () => stderr;
+  children.push(child);
+  return child;
+}
+
+async function waitHttp(url, child, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${child.benchName} exited (${child.exitCode}): ${child.stderrTail()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.status < 500) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${child.benchName} did not answer at ${url}`);
+    await sleep(100);
+  }
+}
+
+async function json(url, init) {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${init && init.method ? init.method : 'GET'} ${url}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function deletePrefix(url, prefix) {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    let guard = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+      guard += 1;
+    } while (cursor !== '0' && guard < 1_000_000);
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await Promise.all(children.map(stopChild));
+  try {
+    const deleted = await deletePrefix(settings.redisUrl, `tgbench:${RUN_ID}:`);
+    process.stderr.write(`cleanup: ${deleted} Redis keys under tgbench:${RUN_ID}: deleted\n`);
+  } catch (error) {
+    process.stderr.write(`cleanup: could not delete the bench keys: ${error.message}\n`);
+  }
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+}
+
+/** One autocannon run; returns req/s (2xx only), p50, p99 (ms) and the failure counts. */
+async function load(opts, seconds, extra = {}) {
+  const result = await autocannon({
+    connections: settings.connections,
+    pipelining: 1,
+    timeout: 10,
+    duration: seconds,
+    ...opts,
+    ...extra,
+  });
+  return {
+    rps: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    bad: result.non2xx + result.errors + result.timeouts,
+    sent: result.requests.sent,
+  };
+}
+
+/** A scenario that cycles through `bodies` (pre-built: no per-request work in the load generator). */
+function scenario(url, method, pathName, headersList, bodies) {
+  const count = Math.max(headersList.length, bodies.length, 1);
+  const requests = [];
+  for (let i = 0; i < count; i += 1) {
+    const request = { method, path: pathName, headers: headersList[i % headersList.length] };
+    if (bodies.length > 0) request.body = bodies[i % bodies.length];
+    requests.push(request);
+  }
+  return { url, requests };
+}
+
+function fmt(n, digits = 0) {
+  if (n === undefined || n === null || Number.isNaN(n)) return '–';
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+const pct = (n) => (n === undefined || Number.isNaN(n) ? '–' : `${fmt(n * 100, 1)} %`);
+const ratio = (n) => (n === undefined || Number.isNaN(n) ? '–' : `${fmt(n, 2)}×`);
+
+function table(headers, rows) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** bench/sign-capacity.js in its own process, the libuv pool sized to the cores. */
+function signCapacity(keyFile) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'sign-capacity.js'), keyFile, String(settings.signSeconds), '32'], {
+      env: { PATH: process.env.PATH || '', UV_THREADPOOL_SIZE: String(Math.max(4, cores)) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (settings.signSeconds + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`sign-capacity failed (${code})`));
+      }
+    });
+  });
+}
+
+async function main() {
+  const started = Date.now();
+  const loadAvgBefore = os.loadavg();
+  if (!fs.existsSync(path.join(ROOT, 'dist/server.js'))) throw new Error('dist/server.js is missing: run npm run build');
+  const { DEFAULT_RSA_BITS } = require(path.join(ROOT, 'dist/keys'));
+  const rsaBits = intEnv('BENCH_RSA_BITS', DEFAULT_RSA_BITS, 2048, 8192);
+
+  // Keys: one RSA key for the gateway, the baseline and the capacity measure, dated a day ago
+  // so that the gateway signs with it at once.
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-bench-'));
+  const keysDir = path.join(tmpDir, 'keys');
+  fs.mkdirSync(keysDir);
+  const pair = crypto.generateKeyPairSync('rsa', {
+    modulusLength: rsaBits,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const privateFile = path.join(keysDir, 'bench.pem');
+  const publicFile = path.join(tmpDir, 'bench.pub.pem');
+  fs.writeFileSync(privateFile, pair.privateKey, { mode: 0o600 });
+  fs.writeFileSync(publicFile, pair.publicKey);
+  const dayAgo = Date.now() / 1000 - 86_400;
+  fs.utimesSync(privateFile, dayAgo, dayAgo);
+
+  const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } finally {
+    redis.disconnect();
+  }
+
+  const [gwPort, basePort, floorPort] = [await freePort(), await freePort(), await freePort()];
+  const issuer = `http://127.0.0.1:${gwPort}`;
+  const gateway = startChild('gateway', ['dist/server.js'], {
+    NODE_ENV: 'production',
+    PORT: String(gwPort),
+    HOST: '127.0.0.1',
+    WORKERS: String(settings.workers),
+    REDIS_URL: settings.redisUrl,
+    REDIS_PREFIX: GATEWAY_PREFIX,
+    ADMIN_TOKEN,
+    KEYS_DIR: keysDir,
+    JWT_ISSUER: 'https://gateway.bench',
+    LOG_LEVEL: settings.logLevel,
+  });
+  const baseline = startChild('baseline', ['bench/baseline/server.js'], {
+    PORT: String(basePort),
+    HOST: '127.0.0.1',
+    WORKERS: String(settings.baselineWorkers),
+    REDIS_URL: settings.redisUrl,
+    PREFIX: BASELINE_PREFIX,
+    PRIVATE_KEY_FILE: privateFile,
+    PUBLIC_KEY_FILE: publicFile,
+    ISSUER: issuer,
+  });
+  const floor = startChild('floor', ['bench/floor/server.js'], {
+    PORT: String(floorPort),
+    HOST: '127.0.0.1',
+    WORKERS: String(settings.workers),
+  });
+  const gw = `http://127.0.0.1:${gwPort}`;
+  const base = `http://127.0.0.1:${basePort}`;
+  const floorUrl = `http://127.0.0.1:${floorPort}`;
+  await waitHttp(`${gw}/readyz`, gateway);
+  await waitHttp(`${base}/`, baseline);
+  await waitHttp(`${floorUrl}/hello`, floor);
+
+  // Setup through the admin API: one account, a pool of tokens for the checks.
+  const created = await json(`${gw}/v1/admin/accounts`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ data: { name: 'bench' } }),
+  });
+  const { apiKey } = created.result.data.account;
+  const { authToken } = created.result.data;
+  const basic = `Basic ${Buffer.from(`${apiKey}:${authToken}`).toString('base64')}`;
+  const issueBody = (userId) =>
+    JSON.stringify({
+      data: { apiKey, authToken, userId, userProperties: { organizationId: 'org-1', email: `${userId}@example.com` }, expiresIn: 3600 },
+    });
+  const users = Array.from({ length: TOKEN_POOL }, (_, i) => `user-${i}`);
+  const gwTokens = [];
+  for (const userId of users) {
+    const issued = await json(`${gw}/v1/auth/token/get`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: issueBody(userId),
+    });
+    gwTokens.push(issued.result.data.token);
+  }
+  await json(`${base}/seed`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ apiKey, authToken }),
+  });
+  const baseTokens = [];
+  for (const userId of users) {
+    const issued = await json(`${base}/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: issueBody(userId) });
+    baseTokens.push(issued.token);
+  }
+
+  const jsonHeaders = { 'content-type': 'application/json' };
+  const formHeaders = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
+  const form = (token) => `token=${encodeURIComponent(token)}`;
+  const scenarios = {
+    'gateway issuance': scenario(gw, 'POST', '/v1/auth/token/get', [jsonHeaders], users.slice(0, 10).map(issueBody)),
+    'gateway introspection': scenario(gw, 'POST', '/v1/auth/token/introspect', [formHeaders], gwTokens.map(form)),
+    'gateway forward auth': scenario(gw, 'GET', '/v1/auth/verify', gwTokens.map((t) => ({ authorization: `Bearer ${t}` })), []),
+    'gateway identify': scenario(
+      gw,
+      'POST',
+      '/v1/auth/identify',
+      [jsonHeaders],
+      gwTokens.map((token, i) =>
+        JSON.stringify({ data: { apiKey, token, user: { userId: users[i], organizationId: 'org-1', email: `${users[i]}@example.com` } } }),
+      ),
+    ),
+    'baseline issuance': scenario(base, 'POST', '/token', [jsonHeaders], users.slice(0, 10).map(issueBody)),
+    'baseline introspection': scenario(base, 'POST', '/introspect', [formHeaders], baseTokens.map(form)),
+    floor: scenario(floorUrl, 'GET', '/hello', [{}], []),
+  };
+
+  // Every scenario answers 200 before anything is measured.
+  for (const [name, s] of Object.entries(scenarios)) {
+    const r = s.requests[0];
+    const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
+    if (res.status !== 200) throw new Error(`${name}: ${res.status} ${await res.text()}`);
+  }
+
+  process.stderr.write(
+    `bench: ${settings.rounds} rounds × ${settings.duration} s, ${settings.connections} connections, ` +
+      `gateway WORKERS=${settings.workers}, baseline ${settings.baselineWorkers}, RSA ${rsaBits} bits\n`,
+  );
+  if (settings.warmup > 0) {
+    for (const [name, s] of Object.entries(scenarios)) {
+      process.stderr.write(`warm-up: ${name}\n`);
+      await load(s, settings.warmup);
+    }
+  }
+  const samples = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
+  for (let round = 1; round <= settings.rounds; round += 1) {
+    // Interleaved, so that a disturbance hits every target alike.
+    for (const [name, s] of Object.entries(scenarios)) {
+      process.stderr.write(`round ${round}/${settings.rounds}: ${name}\n`);
+      samples[name].push(await load(s, settings.duration));
+    }
+  }
+  const med = {};
+  for (const [name, list] of Object.entries(samples)) {
+    med[name] = {
+      rps: median(list.map((x) => x.rps)),
+      p50: median(list.map((x) => x.p50)),
+      p99: median(list.map((x) => x.p99)),
+      bad: list.reduce((a, x) => a + x.bad, 0),
+    };
+  }
+
+  // The machine's RS256 capacity with the same key, all cores, 32 in flight; and, for
+  // reference, with a 2048-bit key (OpenSSL's fast paths differ by key size).
+  process.stderr.write('RS256 capacity\n');
+  const sign = await signCapacity(privateFile);
+  let sign2048;
+  if (rsaBits !== 2048) {
+    const file2048 = path.join(tmpDir, 'rsa-2048.pem');
+    fs.writeFileSync(
+      file2048,
+      crypto.generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey,
+    );
+    sign2048 = await signCapacity(file2048);
+  }
+
+
+  // Paced: a fixed offered rate, p50/p99 at that rate.
+  const paced = {};
+  const pacedPlan = [
+    ['gateway issuance', settings.issueRate],
+    ['baseline issuance', settings.issueRate],
+    ['gateway introspection', settings.rate],
+    ['gateway forward auth', settings.rate],
+    ['gateway identify', settings.rate],
+    ['baseline introspection', settings.rate],
+  ];
+  for (const [name, rate] of pacedPlan) {
+    process.stderr.write(`paced ${rate} req/s: ${name}\n`);
+    paced[name] = { rate, ...(await load(scenarios[name], settings.duration, { overallRate: rate })) };
+  }
+
+  const loadAvgAfter = os.loadavg();
+  const baseIssue = med['baseline issuance'];
+  const baseCheck = med['baseline introspection'];
+  const rows = [
+    ['issuance', 'gateway issuance', baseIssue],
+    ['introspection', 'gateway introspection', baseCheck],
+    ['forward auth', 'gateway forward auth', baseCheck],
+    ['identify', 'gateway identify', baseCheck],
+  ];
+  const out = [];
+  out.push('');
+  out.push(`token-gateway bench, ${new Date().toISOString()}`);
+  out.push(
+    `machine: ${cores} cores (${os.cpus()[0] ? os.cpus()[0].model : 'unknown CPU'}), Node ${process.version}, ` +
+      `load average before ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAvgAfter.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  out.push(
+    `settings: ${settings.rounds} rounds × ${settings.duration} s after a ${settings.warmup} s warm-up, ${settings.connections} connections, ` +
+      `gateway WORKERS=${settings.workers} LOG_LEVEL=${settings.logLevel}, baseline workers ${settings.baselineWorkers}, ` +
+      `RSA ${rsaBits} bits, Redis ${settings.redisUrl.replace(/\/\/[^@]*@/, '//')}`,
+  );
+  out.push('');
+  out.push('Saturated (medians of the rounds):');
+  out.push(
+    table(
+      ['route', 'req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'vs baseline', 'p99 vs baseline', 'share of floor', 'failed'],
+      rows.map(([label, key, b]) => {
+        const m = med[key];
+        return [label, fmt(m.rps), fmt(m.p50, 1), fmt(m.p99, 1), fmt(b.rps), ratio(m.rps / b.rps), ratio(m.p99 / b.p99), pct(m.rps / med.floor.rps), m.bad];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['reference', 'req/s', 'p50 ms', 'p99 ms', 'failed'],
+      [
+        ['baseline issuance', fmt(baseIssue.rps), fmt(baseIssue.p50, 1), fmt(baseIssue.p99, 1), baseIssue.bad],
+        ['baseline introspection', fmt(baseCheck.rps), fmt(baseCheck.p50, 1), fmt(baseCheck.p99, 1), baseCheck.bad],
+        ['floor (Express hello)', fmt(med.floor.rps), fmt(med.floor.p50, 1), fmt(med.floor.p99, 1), med.floor.bad],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    `RS256 capacity (${sign.bits}-bit key, async crypto.sign, ${sign.inflight} in flight, ${sign.threads} pool threads): ` +
+      `${fmt(sign.signsPerSecond)} signatures/s; gateway issuance is ${pct(med['gateway issuance'].rps / sign.signsPerSecond)} of it, ` +
+      `the baseline's ${pct(baseIssue.rps / sign.signsPerSecond)}.` +
+      (sign2048 ? ` For reference, a 2048-bit key: ${fmt(sign2048.signsPerSecond)} signatures/s (${ratio(sign2048.signsPerSecond / sign.signsPerSecond)}).` : ''),
+  );
+  out.push('');
+  out.push('Paced (fixed offered rate, one run each):');
+  out.push(
+    table(
+      ['target', 'offered req/s', 'achieved req/s', 'p50 ms', 'p99 ms', 'failed'],
+      pacedPlan.map(([name]) => {
+        const p = paced[name];
+        return [name, fmt(p.rate), fmt(p.rps), fmt(p.p50, 1), fmt(p.p99, 1), p.bad];
+      }),
+    ),
+  );
+  out.push('');
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const figures = { settings: { ...settings, rsaBits, cores }, loadAvgBefore, loadAvgAfter, medians: med, samples, sign, sign2048, paced };
+  if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
+
+  await Promise.all(children.map(stopChild));
+  if (settings.memory) {
+    process.stderr.write('Redis memory per tracked token\n');
+    await new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(__dirname, 'redis-memory.js')], {
+        env: { ...process.env, REDIS_URL: settings.redisUrl, BENCH_MEMORY_PREFIX: `tgbench:${RUN_ID}:memory:` },
+        stdio: 'inherit',
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  process.stderr.write(`bench took ${Math.round((Date.now() - started) / 1000)} s\n`);
+}
+
+// A hard bound on the whole run: warm-ups, rounds, paced runs, capacity, memory, plus slack.
+const scenarioCount = 7;
+const budgetSeconds =
+  scenarioCount * (settings.warmup + settings.rounds * settings.duration) + 6 * settings.duration + 2 * settings.signSeconds + 600;
+const deadline = setTimeout(() => {
+  process.stderr.write(`bench: over its ${budgetSeconds} s budget, stopping\n`);
+  void cleanup().then(() => process.exit(1));
+}, budgetSeconds * 1000);
+deadline.unref();
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    void cleanup().then(() => process.exit(130));
+  });
+}
+
+main()
+  .then(async () => {
+    await cleanup();
+    process.exit(0);
+  })
+  .catch(async (error) => {
+    process.stderr.write(`bench failed: ${error.stack || error.message}\n`);
+    await cleanup();
+    process.exit(1);
+  });

@@ -52,6 +52,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter): HttpContext
     clockToleranceSeconds: config.clockToleranceSeconds,
     maxGatewayLifetimeSeconds: config.maxTokenTtlSeconds,
     customerMaxLifetimeSeconds: config.customerTokenMaxTtlSeconds,
+    verifiedCacheSize: config.verifiedTokenCacheSize,
   });
   return {
     config,

@@ -44,6 +44,19 @@ const byteSize = (name: string, def: number) =>
       return Number(match[1]) * unit;
     });
 
+const bool = (name: string, def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const v = (raw ?? '').trim().toLowerCase();
+      if (v === '') return def;
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      ctx.addIssue({ code: 'custom', message: `${name} must be true or false, got "${raw}".` });
+      return z.NEVER;
+    });
+
 const optionalString = z
   .string()
   .optional()
@@ -90,6 +103,7 @@ const envSchema = z
       z.union([z.undefined(), z.string().regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://.')]),
     ),
     REDIS_PREFIX: optionalString.transform((v) => v ?? 'tg:'),
+    REDIS_MIRROR: bool('REDIS_MIRROR', true),
     REDIS_CLUSTER_NODES: list.transform((items, ctx) => {
       const nodes: Array<{ host: string; port: number }> = [];
       for (const item of items) {
@@ -122,6 +136,7 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_SECONDS: int('SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),
     TRUST_PROXY: trustProxy,
     WORKERS: int('WORKERS', 1, 1, 256),
+    VERIFIED_TOKEN_CACHE_SIZE: int('VERIFIED_TOKEN_CACHE_SIZE', 10_000, 0, 10_000_000),
     RATE_LIMIT_FAILED_AUTH_PER_ADDRESS: int('RATE_LIMIT_FAILED_AUTH_PER_ADDRESS', 60, 0, 1_000_000),
     RATE_LIMIT_FAILED_AUTH_PER_API_KEY: int('RATE_LIMIT_FAILED_AUTH_PER_API_KEY', 30, 0, 1_000_000),
     RATE_LIMIT_WINDOW_SECONDS: int('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
@@ -167,6 +182,8 @@ export interface Config {
   redis: { url: string; prefix: string } | undefined;
   /** REDIS_CLUSTER_NODES: the store is a Redis Cluster reached through these seed nodes. */
   redisCluster?: { nodes: Array<{ host: string; port: number }>; prefix: string } | undefined;
+  /** REDIS_MIRROR: keep what checks read in a local mirror kept current through pub/sub. */
+  redisMirror: boolean;
   adminToken: string | undefined;
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
   metricsToken: string | undefined;
@@ -186,6 +203,8 @@ export interface Config {
   shutdownTimeoutSeconds: number;
   trustProxy: false | number | string[];
   workers: number;
+  /** How many verified tokens each process remembers, to skip repeat signature checks (0: off). */
+  verifiedTokenCacheSize: number;
   rateLimits: {
     windowSeconds: number;
     failedAuthPerAddress: number;
@@ -217,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
     redisCluster:
       e.REDIS_CLUSTER_NODES.length > 0 ? { nodes: e.REDIS_CLUSTER_NODES, prefix: e.REDIS_PREFIX } : undefined,
+    redisMirror: e.REDIS_MIRROR,
     adminToken: e.ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,
     keysDir: e.KEYS_DIR,
@@ -233,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     trustProxy: e.TRUST_PROXY,
     workers: e.WORKERS,
+    verifiedTokenCacheSize: e.VERIFIED_TOKEN_CACHE_SIZE,
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       failedAuthPerAddress: e.RATE_LIMIT_FAILED_AUTH_PER_ADDRESS,

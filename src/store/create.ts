@@ -1,11 +1,13 @@
 /**
  * The store the configuration names: a Redis Cluster when REDIS_CLUSTER_NODES is set, Redis
- * when REDIS_URL is set, else in memory.
+ * when REDIS_URL is set, else in memory. Redis is fronted by the local mirror (REDIS_MIRROR).
  */
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { MemoryStore } from './memory-store';
+import { MirroredStore } from './mirrored-store';
 import { createRedisClient, createRedisClusterClient, RedisStore } from './redis-store';
 import type { GatewayStore } from './types';
 
@@ -33,6 +35,14 @@ export function createStore(config: Config, options: { clock: Clock; logger?: Lo
     logger?.error({ err: { type: error.name, message: error.message } }, 'redis connection error');
   });
   client.on('ready', () => logger?.info('redis connection ready'));
-  logger?.info({ store: target.store, prefix: target.prefix }, 'using the Redis store');
-  return new RedisStore(client, target.prefix);
+  logger?.info({ store: target.store, prefix: target.prefix, mirror: config.redisMirror }, 'using the Redis store');
+  return redisStore(client, target.prefix, config.redisMirror);
+}
+
+/** The Redis store on `client`, fronted by the local mirror when `mirror` is true. */
+export function redisStore(client: Redis | Cluster, prefix: string, mirror: boolean): GatewayStore {
+  const store = new RedisStore(client, prefix);
+  if (!mirror) return store;
+  // The subscription needs a connection of its own (a subscribed connection runs no commands).
+  return new MirroredStore(store, client.duplicate(), { channel: `${prefix}mirror` });
 }

@@ -14,4 +14,5 @@ export type {
 export { StoreUnavailableError } from './types';
 export { MemoryStore } from './memory-store';
 export { RedisStore, createRedisClient, createRedisClusterClient, failFastRedisOptions } from './redis-store';
-export { createStore } from './create';
+export { createStore, redisStore } from './create';
+export { MirroredStore, type MirrorOptions, type MirrorStats } from './mirrored-store';

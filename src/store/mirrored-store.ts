@@ -4,16 +4,20 @@
  *
  * Correctness first:
  * - Every write that changes what a check reads (revocations, auth tokens, signing keys,
- *   user entries, new accounts) is published on one channel after it is stored; every
- *   instance drops the entries it names. A write whose notice cannot be published fails
- *   (503), so no instance keeps serving what it changed.
+ *   user entries, new accounts) is stored first; then the writing instance drops what it
+ *   changed from its own mirror at once and announces it on one channel, and every other
+ *   instance drops the entries the notice names. A write whose notice cannot be published
+ *   fails (503, so the caller retries) and the notice is sent again with the next heartbeat.
  * - An entry is filled only if no notice for its account arrived while it was being read
  *   (a generation per account), so a late read never overwrites a newer notice.
- * - The mirror serves only while its subscription is proven alive: each instance publishes
- *   a heartbeat several times a second and must hear its own within `staleAfterMs`. A lost,
- *   hung or reconnecting subscription makes every read go to Redis until the subscription is
- *   back and the mirror has been emptied (resync). So a change is seen everywhere within
- *   `staleAfterMs` + delivery, under 1 s.
+ * - The mirror serves only while both connections are up and its subscription is proven
+ *   alive: each instance publishes a heartbeat several times a second and must hear its own
+ *   within `staleAfterMs`. A dropped, hung or reconnecting subscription makes every read go to
+ *   Redis until the subscription is back and the mirror has been emptied (resync). So a change
+ *   is seen everywhere within `staleAfterMs` + delivery, under 1 s, and a store outage turns
+ *   every check into a 503 within the same bound.
+ * - Backstop: an account's mirror is rebuilt after `maxAgeMs` whatever happened, so even a
+ *   notice lost for good (its writer died between storing and announcing) is outlived.
  * - The mirror is bounded: at most `maxAccounts` accounts, each with bounded maps.
  */
 import { randomBytes } from 'node:crypto';
@@ -49,6 +53,12 @@ export interface MirrorOptions {
   staleAfterMs?: number;
   maxAccounts?: number;
   maxEntriesPerMap?: number;
+  /**
+   * A backstop, ms: an account's mirror is rebuilt from Redis after this long even if no notice
+   * came, which bounds the harm of a notice lost for good (a writer that died between storing
+   * and announcing).
+   */
+  maxAgeMs?: number;
   /** Wall-clock time for liveness; a network property, so real time by default. */
   now?: () => number;
 }
@@ -56,6 +66,8 @@ export interface MirrorOptions {
 /** `undefined` = not cached; `null` = cached as absent. */
 interface AccountMirror {
   generation: number;
+  /** When this account's mirror was started (now()); it is dropped after maxAgeMs. */
+  createdAt: number;
   account?: AccountRecord | null;
   authTokens?: AuthTokenRecord[];
   signingKey?: string | null;
@@ -81,6 +93,9 @@ export class MirroredStore implements GatewayStore {
   private readonly staleAfterMs: number;
   private readonly maxAccounts: number;
   private readonly maxEntriesPerMap: number;
+  private readonly maxAgeMs: number;
+  /** Notices whose publication failed, sent again with the next heartbeat. */
+  private unsent: Notice[] = [];
   private readonly now: () => number;
   private subscribed = false;
   private lastHeartbeatHeard = 0;
@@ -102,6 +117,7 @@ export class MirroredStore implements GatewayStore {
     this.staleAfterMs = options.staleAfterMs ?? 700;
     this.maxAccounts = options.maxAccounts ?? 10_000;
     this.maxEntriesPerMap = options.maxEntriesPerMap ?? 10_000;
+    this.maxAgeMs = options.maxAgeMs ?? 30_000;
     this.now = options.now ?? Date.now;
 
     this.subscriber.on('message', (channel: string, message: string) => {
@@ -134,6 +150,10 @@ export class MirroredStore implements GatewayStore {
   private async heartbeat(): Promise<void> {
     if (this.closed) return;
     try {
+      while (this.unsent.length > 0) {
+        await this.inner.client.publish(this.channel, JSON.stringify(this.unsent[0]));
+        this.unsent.shift();
+      }
       await this.inner.client.publish(this.channel, JSON.stringify({ t: 'hb', i: this.instanceId }));
     } catch {
       // Redis unreachable: the missing heartbeat takes the mirror out of service.
@@ -142,7 +162,12 @@ export class MirroredStore implements GatewayStore {
 
   /** True when the mirror may answer: subscribed, heard from recently, and emptied since any gap. */
   private isLive(): boolean {
-    const alive = this.subscribed && this.now() - this.lastHeartbeatHeard < this.staleAfterMs;
+    // A connection that dropped is known at once; a silent one, by the missing heartbeat.
+    const alive =
+      this.subscribed &&
+      this.subscriber.status === 'ready' &&
+      this.inner.client.status === 'ready' &&
+      this.now() - this.lastHeartbeatHeard < this.staleAfterMs;
     if (!alive) {
       this.needsResync = true;
       this.stats.live = false;
@@ -168,6 +193,11 @@ export class MirroredStore implements GatewayStore {
       if (notice.i === this.instanceId) this.lastHeartbeatHeard = this.now();
       return;
     }
+    this.invalidate(notice);
+  }
+
+  /** Drops what a notice names, and spoils every fill of its account still in flight. */
+  private invalidate(notice: Exclude<Notice, { t: 'hb' }>): void {
     const mirror = this.accounts.get(notice.k);
     if (!mirror) return;
     mirror.generation += 1;
@@ -188,16 +218,27 @@ export class MirroredStore implements GatewayStore {
     }
   }
 
+  /**
+   * After a write is stored: this instance forgets what it changed at once (its own notice
+   * comes back on another connection, possibly after the next read), then tells the others.
+   */
+  private async announce(notice: Exclude<Notice, { t: 'hb' }>): Promise<void> {
+    this.invalidate(notice);
+    await this.publish(notice);
+  }
+
   private async publish(notice: Notice): Promise<void> {
     try {
       await this.inner.client.publish(this.channel, JSON.stringify(notice));
     } catch (error) {
+      // The write is stored but the others were not told: tell them as soon as Redis answers.
+      if (this.unsent.length < 10_000) this.unsent.push(notice);
       throw new StoreUnavailableError('token store unavailable', { cause: error });
     }
   }
 
   private mirrorOf(apiKey: string): AccountMirror {
-    let mirror = this.accounts.get(apiKey);
+    let mirror = this.fresh(apiKey);
     if (mirror) {
       // Most recently used last, so the oldest is first to go.
       this.accounts.delete(apiKey);
@@ -207,12 +248,23 @@ export class MirroredStore implements GatewayStore {
     if (this.accounts.size >= this.maxAccounts) this.accounts.delete(this.accounts.keys().next().value as string);
     mirror = {
       generation: 0,
+      createdAt: this.now(),
       users: new Map(),
       revokedJtis: new Map(),
       userMarks: new Map(),
       organizationMarks: new Map(),
     };
     this.accounts.set(apiKey, mirror);
+    return mirror;
+  }
+
+  /** The account's mirror, unless it is older than maxAgeMs (then it is dropped). */
+  private fresh(apiKey: string): AccountMirror | undefined {
+    const mirror = this.accounts.get(apiKey);
+    if (mirror && this.now() - mirror.createdAt >= this.maxAgeMs) {
+      this.accounts.delete(apiKey);
+      return undefined;
+    }
     return mirror;
   }
 
@@ -238,7 +290,7 @@ export class MirroredStore implements GatewayStore {
       this.stats.bypasses += 1;
       return this.inner.getTokenContext(query);
     }
-    const mirror = this.accounts.get(query.apiKey);
+    const mirror = this.fresh(query.apiKey);
     if (mirror && mirror.account === null) {
       this.stats.hits += 1;
       return { account: null, signingKey: null, tokenRevoked: false, userRevokedBefore: null, organizationRevokedBefore: null };
@@ -279,7 +331,7 @@ export class MirroredStore implements GatewayStore {
       this.stats.bypasses += 1;
       return this.inner.getCredentials(apiKey);
     }
-    const mirror = this.accounts.get(apiKey);
+    const mirror = this.fresh(apiKey);
     if (mirror && mirror.account === null) {
       this.stats.hits += 1;
       return null;
@@ -303,7 +355,7 @@ export class MirroredStore implements GatewayStore {
       this.stats.bypasses += 1;
       return this.inner.getIssuanceContext(apiKey, userId);
     }
-    const mirror = this.accounts.get(apiKey);
+    const mirror = this.fresh(apiKey);
     if (mirror && mirror.account === null) {
       this.stats.hits += 1;
       return null;
@@ -330,55 +382,55 @@ export class MirroredStore implements GatewayStore {
 
   async createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void> {
     await this.inner.createAccount(account, firstAuthToken);
-    await this.publish({ t: 'account', k: account.apiKey });
+    await this.announce({ t: 'account', k: account.apiKey });
   }
 
   async addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void> {
     await this.inner.addAuthToken(apiKey, token);
-    await this.publish({ t: 'account', k: apiKey });
+    await this.announce({ t: 'account', k: apiKey });
   }
 
   async deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
     const deleted = await this.inner.deleteAuthToken(apiKey, authTokenId);
-    await this.publish({ t: 'account', k: apiKey });
+    await this.announce({ t: 'account', k: apiKey });
     return deleted;
   }
 
   async setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
     await this.inner.setSigningKey(apiKey, publicKeyPem);
-    await this.publish({ t: 'account', k: apiKey });
+    await this.announce({ t: 'account', k: apiKey });
   }
 
   async deleteSigningKey(apiKey: string): Promise<boolean> {
     const deleted = await this.inner.deleteSigningKey(apiKey);
-    await this.publish({ t: 'account', k: apiKey });
+    await this.announce({ t: 'account', k: apiKey });
     return deleted;
   }
 
   async putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
     await this.inner.putUser(apiKey, userId, entry);
-    await this.publish({ t: 'user', k: apiKey, u: userId });
+    await this.announce({ t: 'user', k: apiKey, u: userId });
   }
 
   async deleteUser(apiKey: string, userId: string): Promise<boolean> {
     const deleted = await this.inner.deleteUser(apiKey, userId);
-    await this.publish({ t: 'user', k: apiKey, u: userId });
+    await this.announce({ t: 'user', k: apiKey, u: userId });
     return deleted;
   }
 
   async revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
     await this.inner.revokeToken(apiKey, jti, until);
-    await this.publish({ t: 'jti', k: apiKey, j: jti });
+    await this.announce({ t: 'jti', k: apiKey, j: jti });
   }
 
   async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
     await this.inner.revokeUser(apiKey, userId, before, until);
-    await this.publish({ t: 'user', k: apiKey, u: userId });
+    await this.announce({ t: 'user', k: apiKey, u: userId });
   }
 
   async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
     await this.inner.revokeOrganization(apiKey, organizationId, before, until);
-    await this.publish({ t: 'org', k: apiKey, o: organizationId });
+    await this.announce({ t: 'org', k: apiKey, o: organizationId });
   }
 
   // Everything else goes straight to Redis.

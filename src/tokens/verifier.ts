@@ -15,11 +15,12 @@ import { isIdentifier } from '../accounts/identifiers';
 import { CREDENTIAL_PATTERN } from '../accounts/secrets';
 import type { Clock } from '../clock';
 import { GatewayError } from '../errors';
-import type { KeyRing } from '../keys';
+import type { KeyRing, RingKey } from '../keys';
 import { isPolicy, policyProblem } from '../policy';
 import type { GatewayStore, TokenContext } from '../store';
-import type { TokenClaims, VerifiedToken } from './claims';
-import { decodeToken, MalformedTokenError, verifySignature, type DecodedToken } from './jws';
+import type { TokenClaims, TokenKind, VerifiedToken } from './claims';
+import { decodeToken, MalformedTokenError, MAX_TOKEN_LENGTH, verifySignature, type DecodedToken } from './jws';
+import { VerifiedTokenCache } from './verified-cache';
 
 export interface TokenVerifierOptions {
   keyRing: KeyRing;
@@ -32,6 +33,8 @@ export interface TokenVerifierOptions {
   maxGatewayLifetimeSeconds: number;
   /** CUSTOMER_TOKEN_MAX_TTL. */
   customerMaxLifetimeSeconds: number;
+  /** How many verified tokens to remember (0: none); see verified-cache.ts. */
+  verifiedCacheSize?: number;
 }
 
 export interface VerifyOptions {
@@ -72,12 +75,51 @@ class PublicKeyCache {
   }
 }
 
+/** What a signature check establishes: the token's kind and claims, and the account's context. */
+interface SignedToken {
+  kind: TokenKind;
+  claims: TokenClaims;
+  context: TokenContext;
+}
+
 export class TokenVerifier {
   private readonly customerKeys = new PublicKeyCache();
+  private readonly verified: VerifiedTokenCache;
 
-  constructor(private readonly options: TokenVerifierOptions) {}
+  constructor(private readonly options: TokenVerifierOptions) {
+    this.verified = new VerifiedTokenCache(options.verifiedCacheSize ?? 10_000);
+  }
 
   async verify(token: string, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
+    // Before any cryptography, the digest of the cache included.
+    if (token.length > MAX_TOKEN_LENGTH) throw invalid('The token is too long.');
+    const { kind, claims, context } = await this.checkSignature(token);
+    this.checkTimes(claims, verifyOptions.allowNotYetValid === true);
+    const account = context.account!;
+    if (verifyOptions.expectedApiKey !== undefined && verifyOptions.expectedApiKey !== account.apiKey) {
+      throw new GatewayError('account_mismatch', 'The token belongs to another account.');
+    }
+    if (isRevoked(claims, context)) throw new GatewayError('token_revoked', 'The token has been revoked.');
+    return { kind, account, claims };
+  }
+
+  /**
+   * Step 1 of the check (token_invalid): a token verified before is taken from the cache while
+   * the very key that verified it would still be the one to verify it; any other is decoded,
+   * its claims read and its signature checked, and cached once it has passed.
+   */
+  private async checkSignature(token: string): Promise<SignedToken> {
+    const digest = VerifiedTokenCache.digest(token);
+    const cached = this.verified.get(digest);
+    if (cached?.kind === 'gateway' && this.options.keyRing.find(cached.kid!)?.publicKey === cached.key) {
+      return { kind: 'gateway', claims: cached.claims, context: await this.gatewayContext(cached.claims) };
+    }
+    if (cached?.kind === 'customer') {
+      const context = await this.customerContext(cached.claims);
+      if (this.customerKey(context) === cached.key) return { kind: 'customer', claims: cached.claims, context };
+      // The account's key changed since: verify afresh against the current one.
+    }
+
     let decoded: DecodedToken;
     try {
       decoded = decodeToken(token);
@@ -87,41 +129,50 @@ export class TokenVerifier {
     }
     const { payload } = decoded;
     if (typeof payload.iss !== 'string' || payload.iss.length === 0) throw invalid('The token has no issuer.');
-    const isGatewayToken = payload.iss === this.options.issuer;
 
-    let context: TokenContext;
-    let claims: TokenClaims;
-    if (isGatewayToken) {
-      this.checkGatewaySignature(token, decoded);
-      claims = this.readClaims(payload, this.options.maxGatewayLifetimeSeconds);
-      if (typeof payload.aud !== 'string' || !CREDENTIAL_PATTERN.test(payload.aud)) {
+    if (payload.iss === this.options.issuer) {
+      const key = this.checkGatewaySignature(token, decoded);
+      const claims = this.readClaims(payload, this.options.maxGatewayLifetimeSeconds);
+      if (typeof claims.aud !== 'string' || !CREDENTIAL_PATTERN.test(claims.aud)) {
         throw invalid('The token audience must be an apiKey.');
       }
-      context = await this.options.store.getTokenContext(contextQuery(payload.aud, claims, false));
-      if (!context.account) throw invalid('The token audience is not a known account.');
-    } else {
-      // A customer token: its issuer names the account, whose uploaded key alone may verify it.
-      if (decoded.header.alg !== 'RS256') throw invalid('Customer tokens must be signed with RS256.');
-      if (!CREDENTIAL_PATTERN.test(payload.iss)) throw invalid('The token issuer is not a known account.');
-      const unverifiedClaims = this.readClaims(payload, this.options.customerMaxLifetimeSeconds);
-      context = await this.options.store.getTokenContext(contextQuery(payload.iss, unverifiedClaims, true));
-      if (!context.account) throw invalid('The token issuer is not a known account.');
-      const key = context.signingKey === null ? null : this.customerKeys.get(context.signingKey);
-      if (!key) throw invalid('The token issuer has no signing key.');
-      if (!verifySignature(token, 'RS256', key)) throw invalid('The token signature does not verify.');
-      claims = unverifiedClaims;
+      const context = await this.gatewayContext(claims);
+      this.verified.set(digest, { kind: 'gateway', kid: key.kid, key: key.publicKey, claims });
+      return { kind: 'gateway', claims, context };
     }
 
-    this.checkTimes(claims, verifyOptions.allowNotYetValid === true);
-    const account = context.account;
-    if (verifyOptions.expectedApiKey !== undefined && verifyOptions.expectedApiKey !== account.apiKey) {
-      throw new GatewayError('account_mismatch', 'The token belongs to another account.');
-    }
-    if (isRevoked(claims, context)) throw new GatewayError('token_revoked', 'The token has been revoked.');
-    return { kind: isGatewayToken ? 'gateway' : 'customer', account, claims };
+    // A customer token: its issuer names the account, whose uploaded key alone may verify it.
+    if (decoded.header.alg !== 'RS256') throw invalid('Customer tokens must be signed with RS256.');
+    if (!CREDENTIAL_PATTERN.test(payload.iss)) throw invalid('The token issuer is not a known account.');
+    const claims = this.readClaims(payload, this.options.customerMaxLifetimeSeconds);
+    const context = await this.customerContext(claims);
+    const key = this.customerKey(context);
+    if (!key) throw invalid('The token issuer has no signing key.');
+    if (!verifySignature(token, 'RS256', key)) throw invalid('The token signature does not verify.');
+    this.verified.set(digest, { kind: 'customer', kid: undefined, key, claims });
+    return { kind: 'customer', claims, context };
   }
 
-  private checkGatewaySignature(token: string, decoded: DecodedToken): void {
+  /** A gateway token's account is its audience. */
+  private async gatewayContext(claims: TokenClaims): Promise<TokenContext> {
+    const context = await this.options.store.getTokenContext(contextQuery(claims.aud as string, claims, false));
+    if (!context.account) throw invalid('The token audience is not a known account.');
+    return context;
+  }
+
+  /** A customer token's account is its issuer; its context carries the uploaded key. */
+  private async customerContext(claims: TokenClaims): Promise<TokenContext> {
+    const context = await this.options.store.getTokenContext(contextQuery(claims.iss, claims, true));
+    if (!context.account) throw invalid('The token issuer is not a known account.');
+    return context;
+  }
+
+  private customerKey(context: TokenContext): KeyObject | null {
+    return context.signingKey === null ? null : this.customerKeys.get(context.signingKey);
+  }
+
+  /** The ring key the token's kid names, once the signature verifies under its algorithm. */
+  private checkGatewaySignature(token: string, decoded: DecodedToken): RingKey {
     const { kid, alg } = decoded.header;
     if (typeof kid !== 'string') throw invalid('The token has no key id.');
     // The kid is only ever a key into the ring: never a path, a URL or a query.
@@ -129,6 +180,7 @@ export class TokenVerifier {
     if (!key) throw invalid('The token key id is not known.');
     if (alg !== key.alg) throw invalid('The token algorithm does not match its key.');
     if (!verifySignature(token, key.alg, key.publicKey)) throw invalid('The token signature does not verify.');
+    return key;
   }
 
   /** Required, well-typed claims and a bounded lifetime; anything else is token_invalid. */

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { createRedisClient, RedisStore } from '../../src/store';
+import { createRedisClient, redisStore, type GatewayStore } from '../../src/store';
 import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
 import { uniquePrefix } from '../helpers/redis';
@@ -22,15 +22,18 @@ const USER = { userId: 'user-1', organizationId: 'org-1', email: 'user@example.c
 
 jest.setTimeout(60_000);
 
-describeWithBinary('a Redis outage', () => {
+describeWithBinary.each([
+  ['with the local mirror (the default)', true],
+  ['without the mirror (REDIS_MIRROR=false)', false],
+])('a Redis outage, %s', (_label, mirror) => {
   let redis: ThrowawayRedis;
   let gw: TestGateway;
-  let store: RedisStore;
+  let store: GatewayStore;
 
   beforeEach(async () => {
     redis = await startThrowawayRedis();
     const prefix = uniquePrefix();
-    store = new RedisStore(createRedisClient(redis.url), prefix);
+    store = redisStore(createRedisClient(redis.url), prefix, mirror);
     await waitFor(async () => {
       await store.ping();
       return true;

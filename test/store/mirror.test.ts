@@ -13,13 +13,21 @@ import { deletePrefix, describeWithRedis, rawRedis, testRedisUrl, uniquePrefix }
 class FakeBus extends EventEmitter {
   status = 'ready';
   connected = true;
+  /** While false, published messages wait in `held` (a subscriber connection lagging behind). */
+  delivering = true;
+  held: Array<[string, string]> = [];
   async subscribe(): Promise<number> {
     return 1;
   }
   async publish(channel: string, message: string): Promise<number> {
     if (!this.connected) throw new Error('closed');
-    this.emit('message', channel, message);
+    if (this.delivering) this.emit('message', channel, message);
+    else this.held.push([channel, message]);
     return 1;
+  }
+  flush(): void {
+    this.delivering = true;
+    for (const [channel, message] of this.held.splice(0)) this.emit('message', channel, message);
   }
   disconnect(): void {
     this.connected = false;
@@ -53,6 +61,11 @@ async function live(store: MirroredStore): Promise<void> {
     if (!store.stats.live) await new Promise((r) => setTimeout(r, 10));
   }
   expect(store.stats.live).toBe(true);
+}
+
+/** Pretends the store's own heartbeat was just heard (the fake clock moved past it). */
+function lastHeard(store: MirroredStore, at: number): void {
+  (store as unknown as { lastHeartbeatHeard: number }).lastHeartbeatHeard = at;
 }
 
 describe('mirror (fake bus)', () => {
@@ -117,6 +130,60 @@ describe('mirror (fake bus)', () => {
     const store = new MirroredStore(inner, bus as unknown as Redis, { now: clock, heartbeatMs: 60_000 });
     bus.connected = false;
     await expect(store.revokeToken('ak_1', 'j1', future())).rejects.toThrow('token store unavailable');
+    await store.close();
+  });
+
+  test("a write is seen by the writer's next read at once, before its own notice comes back", async () => {
+    const bus = new FakeBus();
+    const { memory, inner } = fakeInner(bus);
+    await memory.createAccount(account, token);
+    const store = new MirroredStore(inner, bus as unknown as Redis, { now: clock, heartbeatMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    expect((await store.getTokenContext(query)).tokenRevoked).toBe(false);
+    bus.delivering = false; // the notice is on its way on the other connection
+    await store.revokeToken('ak_1', 'j1', future());
+    expect((await store.getTokenContext(query)).tokenRevoked).toBe(true);
+    bus.flush();
+    await store.close();
+  });
+
+  test('a notice that could not be published is sent with the next heartbeat', async () => {
+    const bus = new FakeBus();
+    const { memory, inner } = fakeInner(bus);
+    await memory.createAccount(account, token);
+    const writer = new MirroredStore(inner, bus as unknown as Redis, { now: clock, heartbeatMs: 20 });
+    const reader = new MirroredStore(inner, bus as unknown as Redis, { now: clock, heartbeatMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    expect((await reader.getTokenContext(query)).tokenRevoked).toBe(false);
+    // Stored, then the connection fails before the notice goes out: the caller gets a 503...
+    const revokeStored = inner.revokeToken.bind(inner);
+    inner.revokeToken = async (...args) => {
+      await revokeStored(...args);
+      bus.connected = false;
+    };
+    await expect(writer.revokeToken('ak_1', 'j1', future())).rejects.toThrow('token store unavailable');
+    expect((await reader.getTokenContext(query)).tokenRevoked).toBe(false);
+    // ...and once Redis answers again the notice reaches the others.
+    bus.connected = true;
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await reader.getTokenContext(query)).tokenRevoked).toBe(true);
+    await writer.close();
+    await reader.close();
+  });
+
+  test("an account's mirror is rebuilt after maxAgeMs even if no notice ever came", async () => {
+    const bus = new FakeBus();
+    const { memory, inner, reads } = fakeInner(bus);
+    await memory.createAccount(account, token);
+    const store = new MirroredStore(inner, bus as unknown as Redis, { now: clock, heartbeatMs: 60_000, maxAgeMs: 30_000 });
+    await new Promise((r) => setImmediate(r));
+    await store.getTokenContext(query);
+    await memory.revokeToken('ak_1', 'j1', future()); // behind the mirror's back, never announced
+    expect((await store.getTokenContext(query)).tokenRevoked).toBe(false);
+    now += 30_000;
+    lastHeard(store, now); // the subscription is alive all along
+    expect((await store.getTokenContext(query)).tokenRevoked).toBe(true);
+    expect(reads.count).toBe(2);
     await store.close();
   });
 

@@ -3,13 +3,13 @@
  */
 import { ManualClock } from '../../src/clock';
 import { MemoryStore, StoreUnavailableError } from '../../src/store';
-import { makeStore, STORE_KINDS } from '../helpers/stores';
+import { makeStore, STORE_KINDS, STORE_SUITE_KINDS } from '../helpers/stores';
 import { rawRedis } from '../helpers/redis';
 import { storeSuite } from './store-behaviours';
 
 const now = () => Math.floor(Date.now() / 1000);
 
-describe.each(STORE_KINDS)('%s store', (kind) => {
+describe.each(STORE_SUITE_KINDS)('%s store', (kind) => {
   storeSuite(kind);
 });
 

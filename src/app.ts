@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   const limiter = new AbuseLimiter({
     store: deps.store,
     limits: deps.config.rateLimits,
+    now: () => (deps.clock ?? systemClock).now(),
     onLimited: (limit) => metrics.rateLimited.inc({ limit }),
   });
   const context = buildContext(deps, limiter);

@@ -15,6 +15,12 @@
  *
  * A failure of the limiter's store fails closed: the request is answered 503
  * store_unavailable, never let through unlimited and never crashed.
+ *
+ * Step 1 runs on every request that takes credentials, so on Redis it would cost a round trip
+ * each time. An address found with no failed check at all is remembered as clean for
+ * CLEAN_ADDRESS_MS: honest traffic asks Redis at most once a second per address and instance,
+ * and an address limited through another instance is refused here within that second. An
+ * address with any failure on record is asked about every time.
  */
 import {
   RateLimiterMemory,
@@ -35,6 +41,8 @@ export interface AbuseLimiterOptions {
   limits: RateLimits;
   /** Called each time a request is refused, with the limit that refused it (metrics). */
   onLimited?: (limit: RateLimitName) => void;
+  /** Wall-clock ms, for how long a clean address is remembered (the limiter's windows are real time too). */
+  now?: () => number;
 }
 
 /**
@@ -90,6 +98,10 @@ function makeLimiter(store: GatewayStore, name: string, points: number, duration
   return limiter;
 }
 
+/** How long an address found clean is not asked about again, ms. */
+export const CLEAN_ADDRESS_MS = 1000;
+const MAX_CLEAN_ADDRESSES = 10_000;
+
 interface Outcome {
   limited: boolean;
   msBeforeNext: number;
@@ -100,6 +112,9 @@ export class AbuseLimiter {
   private readonly apiKey: RateLimiterAbstract | undefined;
   private readonly issuance: RateLimiterAbstract | undefined;
   private readonly onLimited: (limit: RateLimitName) => void;
+  private readonly now: () => number;
+  /** Redis only: addresses found with no failed check, and when (see CLEAN_ADDRESS_MS). */
+  private readonly cleanAddresses: Map<string, number> | undefined;
 
   constructor(options: AbuseLimiterOptions) {
     const { store, limits } = options;
@@ -114,16 +129,28 @@ export class AbuseLimiter {
         : undefined;
     this.issuance = limits.issuancePerMinute > 0 ? makeLimiter(store, 'iss', limits.issuancePerMinute, 60) : undefined;
     this.onLimited = options.onLimited ?? (() => undefined);
+    this.now = options.now ?? Date.now;
+    // Memory counters are local and cheap to read: they are read every time.
+    this.cleanAddresses = redisStoreBehind(store) ? new Map() : undefined;
   }
 
   /** Step 1: 429 when this address is over its failed-check limit, whatever it presents. */
   async assertAddressAllowed(address: string): Promise<void> {
     if (!this.address) return;
+    const clean = this.cleanAddresses;
+    const cleanSince = clean?.get(address);
+    if (cleanSince !== undefined && this.now() - cleanSince < CLEAN_ADDRESS_MS) return;
     let state: RateLimiterRes | null;
     try {
       state = await this.address.get(address);
     } catch (error) {
       throw storeUnavailable(error);
+    }
+    if (clean && (!state || state.consumedPoints === 0)) {
+      if (clean.size >= MAX_CLEAN_ADDRESSES) clean.clear();
+      clean.set(address, this.now());
+    } else {
+      clean?.delete(address);
     }
     if (state && state.consumedPoints > this.address.points) {
       throw this.refuse('address', state.msBeforeNext);
@@ -136,6 +163,7 @@ export class AbuseLimiter {
    * 429 to answer instead of the 401 when either is now over its limit.
    */
   async recordFailure(address: string, apiKey: string | undefined): Promise<GatewayError | undefined> {
+    this.cleanAddresses?.delete(address);
     const countKey = apiKey !== undefined && CREDENTIAL_PATTERN.test(apiKey);
     const [byAddress, byApiKey] = await Promise.all([
       consume(this.address, address),

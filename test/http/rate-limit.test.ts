@@ -8,7 +8,8 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { takesCredentials } from '../../src/app';
 import { routeTable } from '../../src/http/routes';
-import { AbuseLimiter } from '../../src/http/rate-limit';
+import { AbuseLimiter, CLEAN_ADDRESS_MS } from '../../src/http/rate-limit';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import Redis from 'ioredis';
 import { RedisStore } from '../../src/store';
 import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
@@ -309,6 +310,52 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
         expect((await me(app, { apiKey: `ak_g${i}`, authToken: WRONG }, address)).status).toBe(401);
       }
       expectRateLimited(await me(b.app, { apiKey: 'ak_g4', authToken: WRONG }, address));
+      expectRateLimited(await me(a.app, account, address));
+    } finally {
+      await a.close();
+      await b.close();
+      await shared.cleanup();
+    }
+  });
+});
+
+(STORE_KINDS.includes('redis') ? describe : describe.skip)('the address check on Redis', () => {
+  it('asks Redis about a clean address at most once per second, and an address with failures every time', async () => {
+    const gw = await buildTestGateway({ store: 'redis', env: PROXIED });
+    const get = jest.spyOn(RateLimiterRedis.prototype, 'get');
+    try {
+      const account = await gw.createAccount();
+      const address = freshAddress();
+      for (let i = 0; i < 5; i += 1) expect((await me(gw.app, account, address)).status).toBe(200);
+      expect(get).toHaveBeenCalledTimes(1);
+      gw.clock.advance(CLEAN_ADDRESS_MS);
+      expect((await me(gw.app, account, address)).status).toBe(200);
+      expect(get).toHaveBeenCalledTimes(2);
+
+      expect((await me(gw.app, { apiKey: account.apiKey, authToken: WRONG }, address)).status).toBe(401);
+      get.mockClear();
+      for (let i = 0; i < 3; i += 1) expect((await me(gw.app, account, address)).status).toBe(200);
+      expect(get).toHaveBeenCalledTimes(3);
+    } finally {
+      get.mockRestore();
+      await gw.close();
+    }
+  });
+
+  it('an address limited through another instance is refused here within a second', async () => {
+    const shared = await makeStore('redis');
+    const env = { ...PROXIED, RATE_LIMIT_FAILED_AUTH_PER_ADDRESS: '4' };
+    const a = await buildTestGateway({ store: shared, env });
+    const b = await buildTestGateway({ store: shared, env });
+    try {
+      const account = await a.createAccount();
+      const address = freshAddress();
+      expect((await me(a.app, account, address)).status).toBe(200); // a finds it clean
+      for (let i = 0; i < 4; i += 1) {
+        expect((await me(b.app, { apiKey: `ak_h${i}`, authToken: WRONG }, address)).status).toBe(401);
+      }
+      expectRateLimited(await me(b.app, { apiKey: 'ak_h4', authToken: WRONG }, address));
+      a.clock.advance(CLEAN_ADDRESS_MS);
       expectRateLimited(await me(a.app, account, address));
     } finally {
       await a.close();

@@ -245,10 +245,13 @@ function contextQuery(apiKey: string, claims: TokenClaims, withSigningKey: boole
 
 function isRevoked(claims: TokenClaims, context: TokenContext): boolean {
   if (context.tokenRevoked) return true;
-  if (context.userRevokedBefore !== null && claims.iat <= context.userRevokedBefore) return true;
+  // Marks are whole seconds and cover every token issued in their second: a customer token's
+  // fractional iat (RFC 7519 allows one) counts as the second it falls in.
+  const issuedSecond = Math.floor(claims.iat);
+  if (context.userRevokedBefore !== null && issuedSecond <= context.userRevokedBefore) return true;
   return (
     claims.organizationId !== undefined &&
     context.organizationRevokedBefore !== null &&
-    claims.iat <= context.organizationRevokedBefore
+    issuedSecond <= context.organizationRevokedBefore
   );
 }

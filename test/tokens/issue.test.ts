@@ -4,8 +4,9 @@ import { ManualClock } from '../../src/clock';
 import { GatewayError } from '../../src/errors';
 import { KeyRing } from '../../src/keys';
 import { MemoryStore, StoreUnavailableError } from '../../src/store';
-import { issueToken, revokeUser, TokenVerifier } from '../../src/tokens';
-import { makeKeysDir } from '../helpers/keys';
+import { sign } from 'node:crypto';
+import { issueToken, revokeOrganization, revokeUser, TokenVerifier } from '../../src/tokens';
+import { makeKeysDir, rsaKeyPairPem } from '../helpers/keys';
 
 async function setup() {
   const clock = new ManualClock(Date.now());
@@ -80,6 +81,30 @@ describe('issueToken + TokenVerifier', () => {
     expect(await codeOf(verifier.verify(before.token))).toBe('token_revoked');
     expect(await codeOf(verifier.verify(sameSecond.token))).toBe('token_revoked');
     expect(await codeOf(verifier.verify(after.token))).toBe('ok');
+  });
+
+  test('a customer token with a fractional iat is covered by the mark of the second it falls in', async () => {
+    const { verifier, store, clock, acme } = await setup();
+    const { publicKey, privateKey } = rsaKeyPairPem();
+    await store.setSigningKey(acme.account.apiKey, publicKey);
+    const second = 1_900_000_000;
+    const customerToken = (iat: number, organizationId: string, sub = 'u1') => {
+      const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      const input = `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ iss: acme.account.apiKey, sub, organizationId, iat, exp: iat + 600 })}`;
+      return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    };
+    clock.set((second + 0.6) * 1000);
+    const ofUser = customerToken(second + 0.1, 'o1');
+    const ofOrg = customerToken(second + 0.2, 'o2', 'u2');
+    const revocation = { store, verifier, clock, clockToleranceSeconds: 5, maxLifetimeSeconds: 172_800 };
+    expect(await revokeUser(revocation, acme.account, 'u1')).toBe(second);
+    expect(await codeOf(verifier.verify(ofUser))).toBe('token_revoked');
+    expect(await revokeOrganization(revocation, acme.account, 'o2')).toBe(second);
+    expect(await codeOf(verifier.verify(ofOrg))).toBe('token_revoked');
+    clock.set((second + 1.6) * 1000);
+    // A token from the next second is past both marks.
+    expect(await codeOf(verifier.verify(customerToken(second + 1.5, 'o1')))).toBe('ok');
+    expect(await codeOf(verifier.verify(customerToken(second + 1.5, 'o2', 'u2')))).toBe('ok');
   });
 
   test('no token leaves when the record cannot be written', async () => {

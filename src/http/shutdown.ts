@@ -4,7 +4,7 @@
  * it has been idle a moment (so a request already on its way is not cut off), requests in
  * flight finish within the timeout; past it, what is left is destroyed.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Lifecycle } from './context';
 
@@ -13,6 +13,8 @@ export const IDLE_GRACE_MS = 300;
 
 export class ConnectionTracker {
   private readonly sockets = new Map<Socket, { busy: number; idleSince: number }>();
+  /** Answers not yet finished: at shutdown those whose headers are still unwritten say close. */
+  private readonly inFlight = new Set<ServerResponse>();
 
   constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
@@ -23,7 +25,9 @@ export class ConnectionTracker {
       const state = this.sockets.get(req.socket);
       if (!state) return;
       state.busy += 1;
+      this.inFlight.add(res);
       res.once('close', () => {
+        this.inFlight.delete(res);
         state.busy -= 1;
         state.idleSince = Date.now();
       });
@@ -41,6 +45,16 @@ export class ConnectionTracker {
       if (state.busy === 0 && now - Math.max(state.idleSince, since) >= graceMs) socket.destroy();
     }
     return this.sockets.size;
+  }
+
+  /**
+   * Every answer from now on carries `Connection: close`: the ones still in flight here (new
+   * requests get it from the app, which sees the lifecycle flag).
+   */
+  markClosing(): void {
+    for (const res of this.inFlight) {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+    }
   }
 
   destroyAll(): void {
@@ -73,6 +87,7 @@ export function drain(
   timeoutMs: number,
 ): Promise<boolean> {
   lifecycle.shuttingDown = true;
+  tracker.markClosing();
   const startedAt = Date.now();
   return new Promise((resolve) => {
     let settled = false;

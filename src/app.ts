@@ -79,14 +79,31 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter): HttpContext
   };
 }
 
+/**
+ * CORS for the browser routes: the `cors` middleware for an allowed Origin only, so that a
+ * request from any other origin (or with no CORS_ORIGINS at all) gets no Access-Control-*
+ * header whatsoever; its preflight is a bare 204.
+ */
 function corsFor(origins: string[]) {
-  return cors({
-    origin: origins.includes('*') ? '*' : origins,
+  const anyOrigin = origins.includes('*');
+  const grant = cors({
+    origin: anyOrigin ? '*' : origins,
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['Content-Type', 'X-Request-Id'],
     exposedHeaders: ['X-Request-Id'],
     maxAge: 600,
   });
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const origin = req.headers.origin;
+    if (origin !== undefined && (anyOrigin || origins.includes(origin))) return grant(req, res, next);
+    // The answer depends on the Origin whenever some origin could be granted.
+    if (origins.length > 0 && !anyOrigin) res.vary('Origin');
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
 }
 
 export function createApp(deps: AppDeps): GatewayApp {

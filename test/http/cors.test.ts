@@ -60,10 +60,12 @@ describe('CORS', () => {
         .options(path)
         .set('Origin', FOREIGN)
         .set('Access-Control-Request-Method', method);
-      expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+      expect(corsHeaders(preflight)).toEqual([]);
+      expect(preflight.headers['vary']).toMatch(/origin/i);
       const req = method === 'GET' ? request(gw.app).get(path) : request(gw.app).post(path);
       const res = await req.set('Origin', FOREIGN).send(method === 'GET' ? undefined : identifyBody());
-      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(corsHeaders(res)).toEqual([]);
+      expect(res.headers['vary']).toMatch(/origin/i);
     });
   });
 
@@ -123,10 +125,10 @@ describe('CORS without CORS_ORIGINS', () => {
         .options('/v1/auth/identify')
         .set('Origin', ALLOWED)
         .set('Access-Control-Request-Method', 'POST');
-      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(corsHeaders(res)).toEqual([]);
       const jwks = await request(gw.app).get('/.well-known/jwks.json').set('Origin', ALLOWED);
       expect(jwks.status).toBe(200);
-      expect(jwks.headers['access-control-allow-origin']).toBeUndefined();
+      expect(corsHeaders(jwks)).toEqual([]);
     } finally {
       await gw.close();
     }

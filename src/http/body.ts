@@ -1,11 +1,12 @@
 /**
  * Request bodies: read raw up to BODY_LIMIT (413 past it), then parsed by content type.
- * JSON goes through secure-json-parse, which refuses `__proto__` and `constructor.prototype`
- * keys anywhere (prototype pollution); forms (OAuth endpoints only) refuse repeated parameters
- * (RFC 6749 §3.2). A body of another type is 415, broken JSON is 400 invalid_json.
+ * A JSON body with a `__proto__`, `constructor` or `prototype` key anywhere is refused (400,
+ * naming where): JSON.parse itself pollutes nothing, but such a key is a probe for code that
+ * merges bodies into objects, and no field of the contract is called so. Forms (OAuth
+ * endpoints only) refuse the same names and repeated parameters (RFC 6749 §3.2). A body of
+ * another type is 415, broken JSON is 400 invalid_json.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import sjson from 'secure-json-parse';
 import { GatewayError, invalidArgument } from '../errors';
 
 export type BodyKind = 'json' | 'json-or-form';
@@ -13,20 +14,40 @@ export type BodyKind = 'json' | 'json-or-form';
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
-  } catch (error) {
-    if (error instanceof SyntaxError && /forbidden/i.test(error.message)) {
-      throw invalidArgument('The request body contains a forbidden key (__proto__ or constructor).');
-    }
+    value = JSON.parse(text);
+  } catch {
     throw new GatewayError('invalid_json', 'The request body is not valid JSON.');
   }
+  const forbidden = forbiddenKeyPath(value, '');
+  if (forbidden !== undefined) throw invalidArgument(`${forbidden} is a forbidden key.`);
+  return value;
+}
+
+/** The path of the first forbidden key in a parsed JSON value, if any. */
+function forbiddenKeyPath(value: unknown, path: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) {
+      const found = forbiddenKeyPath(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    const here = path === '' ? key : `${path}.${key}`;
+    if (FORBIDDEN_KEYS.has(key)) return here;
+    const found = forbiddenKeyPath((value as Record<string, unknown>)[key], here);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function parseForm(text: string): Record<string, string> {
   const form: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(text)) {
-    if (FORBIDDEN_KEYS.has(name)) throw invalidArgument(`The request body contains a forbidden key (${name}).`);
+    if (FORBIDDEN_KEYS.has(name)) throw invalidArgument(`${name} is a forbidden key.`);
     if (Object.hasOwn(form, name)) throw invalidArgument(`${name} is given more than once.`);
     form[name] = value;
   }

@@ -231,13 +231,26 @@ describe.each(STORE_KINDS)('issuance on the %s store', (kind) => {
     });
 
     test.each([
-      ['__proto__', '{"data":{"__proto__":{"isAdmin":true},"apiKey":"a"}}'],
-      ['constructor', '{"data":{"constructor":{"prototype":{"isAdmin":true}}}}'],
-    ])('a %s key → 400 invalid_argument and no pollution', async (_name, text) => {
+      ['__proto__', (body: string) => body.replace('{"apiKey"', '{"__proto__":{"isAdmin":true},"apiKey"'), 'data.__proto__'],
+      ['constructor', (body: string) => body.replace('{"apiKey"', '{"constructor":{"prototype":{"isAdmin":true}},"apiKey"'), 'data.constructor'],
+      ['constructor (top level)', (body: string) => body.replace('{"data"', '{"constructor":"x","data"'), 'constructor'],
+      ['prototype (nested)', (body: string) => body.replace('"isAdmin":false', '"isAdmin":false,"prototype":{}'), 'data.userProperties.prototype'],
+    ])('a %s key in an otherwise valid body → 400 naming it, and no token', async (_name, inject, path) => {
+      const valid = JSON.stringify({
+        data: { apiKey: acme.apiKey, authToken: acme.authToken, userId: 'user-1', userProperties: { organizationId: 'org-1', isAdmin: false } },
+      });
+      const control = await request(gw.app).post('/v1/auth/token/get').set('Content-Type', 'application/json').send(valid);
+      expect(control.status).toBe(200);
+      const record = jest.spyOn(gw.store, 'recordIssuedToken');
+      const text = inject(valid);
+      expect(text).not.toBe(valid);
       const res = await request(gw.app).post('/v1/auth/token/get').set('Content-Type', 'application/json').send(text);
       expect(res.status).toBe(400);
-      expect(res.body.error).toMatchObject({ code: 'invalid_argument', status: 'INVALID_ARGUMENT' });
-      expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+      expect(res.body).toEqual({
+        error: { message: `${path} is a forbidden key.`, status: 'INVALID_ARGUMENT', code: 'invalid_argument', retryable: false },
+      });
+      expect(record).not.toHaveBeenCalled();
+      record.mockRestore();
     });
 
     test('a body that is not JSON → 400 invalid_json', async () => {

@@ -184,6 +184,8 @@ function registerRoute(
   browserCors: ReturnType<typeof corsFor>,
   limiter: AbuseLimiter,
 ): void {
+  // Without ADMIN_TOKEN the operator routes do not exist: 404 before anything else is looked at.
+  if (route.admin && config.adminToken === undefined) return;
   const credentialRoute = takesCredentials(route);
   const prelude = [
     (_req: Request, res: Response, next: NextFunction) => {

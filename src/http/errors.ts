@@ -4,7 +4,7 @@
  * Anything that is not a GatewayError becomes one here; no stack, secret or token is written.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { GatewayError, isGatewayError, storeUnavailable } from '../errors';
+import { GatewayError, invalidArgument, isGatewayError, storeUnavailable } from '../errors';
 import { StoreUnavailableError } from '../store';
 
 export type ErrorStyle = 'envelope' | 'oauth';
@@ -41,6 +41,8 @@ function fromBodyParser(error: { type?: string; status?: number }): GatewayError
 export function toGatewayError(error: unknown): GatewayError {
   if (isGatewayError(error)) return error;
   if (error instanceof StoreUnavailableError) return storeUnavailable(error);
+  // Express could not percent-decode a path parameter (e.g. /v1/users/%ZZ).
+  if (error instanceof URIError) return invalidArgument('The request path is not valid percent-encoding.');
   if (typeof error === 'object' && error !== null) {
     const mapped = fromBodyParser(error as { type?: string });
     if (mapped) return mapped;

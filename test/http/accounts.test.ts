@@ -226,9 +226,39 @@ describe('without ADMIN_TOKEN', () => {
       await request(gw.app).post('/v1/admin/accounts').set('Authorization', admin).send({ data: { name: 'x' } }),
       await request(gw.app).get('/v1/admin/accounts/acc_1/auth-tokens').set('Authorization', admin),
       await request(gw.app).delete('/v1/admin/accounts/acc_1/auth-tokens/atk_1'),
+      await request(gw.app).get('/v1/admin/accounts/%E0%A4%A/auth-tokens').set('Authorization', admin),
     ]) {
       expect(res.status).toBe(404);
       expect(res.body.error).toMatchObject({ status: 'NOT_FOUND', code: 'not_found' });
+    }
+    await gw.close();
+  });
+
+  test('they answer 404 even when the store is down (nothing is looked at first)', async () => {
+    const gw = await buildTestGateway({ env: { ADMIN_TOKEN: '' } });
+    (gw.store as unknown as { failing: boolean }).failing = true;
+    const res = await request(gw.app).post('/v1/admin/accounts').set('Authorization', admin).send({ data: { name: 'x' } });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+    await gw.close();
+  });
+});
+
+describe('a path parameter that is not valid percent-encoding', () => {
+  test('is 400 invalid_argument, not an internal error', async () => {
+    const gw = await buildTestGateway();
+    const acme = await gw.createAccount();
+    for (const path of ['/v1/users/%ZZ', '/v1/admin/accounts/%E0%A4%A/auth-tokens']) {
+      const res = await request(gw.app).get(path).set('Authorization', path.includes('admin') ? admin : basicAuth(acme));
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({
+        error: {
+          message: 'The request path is not valid percent-encoding.',
+          status: 'INVALID_ARGUMENT',
+          code: 'invalid_argument',
+          retryable: false,
+        },
+      });
     }
     await gw.close();
   });

@@ -44,7 +44,8 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
     case 'invalid_format':
       return issue.format === 'email' ? `${field} must be a valid email address.` : `${field} is not valid.`;
     case 'custom':
-      return `${field} ${issue.message}.`;
+      // A problem inside the value names its member itself (".allow must ...").
+      return issue.message.startsWith('.') ? `${field}${issue.message}.` : `${field} ${issue.message}.`;
     default:
       return `${field} is not valid.`;
   }

@@ -202,7 +202,10 @@ export class TokenVerifier {
       throw invalid('The token email claim is not valid.');
     }
     if (isAdmin !== undefined && typeof isAdmin !== 'boolean') throw invalid('The token isAdmin claim is not a boolean.');
-    if (policy !== undefined && !isPolicy(policy)) throw invalid(`The token policy ${policyProblem(policy)}.`);
+    if (policy !== undefined && !isPolicy(policy)) {
+      const problem = policyProblem(policy) ?? 'is not valid';
+      throw invalid(`The token policy${problem.startsWith('.') ? '' : ' '}${problem}.`);
+    }
     if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
       throw invalid('The token aud claim is not valid.');
     }

@@ -589,8 +589,8 @@ describe.each(STORE_KINDS)('POST /v1/auth/authorize on the %s store', (kind) => 
       ['a string', '*', /^data\.policy must be an object\.$/],
       ['an array', [['*']], /^data\.policy must be an object\.$/],
       ['null', null, /^data\.policy must be an object\.$/],
-      ['allow a string', { allow: '*' }, /^data\.policy \.allow must be an array/],
-      ['a number in reject', { allow: ['*'], reject: [1] }, /^data\.policy \.reject must contain only permission names/],
+      ['allow a string', { allow: '*' }, /^data\.policy\.allow must be an array/],
+      ['a number in reject', { allow: ['*'], reject: [1] }, /^data\.policy\.reject must contain only permission names/],
       ['an unknown member', { allow: ['*'], deny: [] }, /^data\.policy has an unknown member "deny"\.$/],
     ])('%s → 400 invalid_argument naming data.policy', async (_name, policy, message) => {
       const res = await request(gw.app)

@@ -194,7 +194,7 @@ describe.each(STORE_KINDS)('issuance on the %s store', (kind) => {
       ['expiresIn 172801', 'expiresIn:172801', 'data.expiresIn must be a whole number of seconds from 60 to 172800.'],
       ['expiresIn 1.5', 'expiresIn:1.5', 'data.expiresIn must be a whole number of seconds from 60 to 172800.'],
       ['expiresIn "60"', 'expiresIn:"60"', 'data.expiresIn must be a whole number of seconds from 60 to 172800.'],
-      ['a policy that is not two arrays', 'policy:{"allow":"*"}', 'data.policy .allow must be an array of permission names.'],
+      ['a policy that is not two arrays', 'policy:{"allow":"*"}', 'data.policy.allow must be an array of permission names.'],
     ];
 
     function build(spec: unknown): unknown {

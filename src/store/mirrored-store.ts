@@ -113,8 +113,8 @@ export class MirroredStore implements GatewayStore {
     options: MirrorOptions = {},
   ) {
     this.channel = options.channel ?? 'tg:mirror';
-    this.heartbeatMs = options.heartbeatMs ?? 200;
-    this.staleAfterMs = options.staleAfterMs ?? 700;
+    this.heartbeatMs = options.heartbeatMs ?? 150;
+    this.staleAfterMs = options.staleAfterMs ?? 500;
     this.maxAccounts = options.maxAccounts ?? 10_000;
     this.maxEntriesPerMap = options.maxEntriesPerMap ?? 10_000;
     this.maxAgeMs = options.maxAgeMs ?? 30_000;

@@ -56,7 +56,7 @@ export function failFastRedisOptions(options: RedisConnectionOptions = {}): Redi
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs ?? 800,
+    commandTimeout: options.commandTimeoutMs ?? 500,
     connectTimeout: options.connectTimeoutMs ?? 1000,
     // Reconnect quickly and forever: the gateway recovers by itself once Redis is back.
     retryStrategy: (times) => Math.min(100 * times, 1000),

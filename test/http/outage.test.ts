@@ -180,6 +180,30 @@ describeWithBinary.each([
     await expectWorking(again);
   });
 
+  test('a hung Redis (SIGSTOP, no connection drop): from 1 s on everything is 503, each answer within 1 s; it recovers on SIGCONT', async () => {
+    const acme = await gw.createAccount('Acme');
+    const { token } = await gw.issue(acme, { policy: { allow: ['*'] } });
+    await expectWorking(acme); // every cache in front of Redis is warm
+    redis.process.kill('SIGSTOP');
+    try {
+      const stoppedAt = Date.now();
+      await new Promise((r) => setTimeout(r, BOUND_MS - (Date.now() - stoppedAt)));
+      const readyz = await request(gw.app).get('/readyz');
+      expect(readyz.status).toBe(503);
+      for (const [name, , send] of storeDependentRequests(acme, token)) {
+        const started = Date.now();
+        const res = await send();
+        const context = `${name}: ${res.status} ${res.text} in ${Date.now() - started} ms`;
+        expect([context, res.status]).toEqual([context, 503]);
+        expect([context, Date.now() - started < BOUND_MS]).toEqual([context, true]);
+      }
+    } finally {
+      redis.process.kill('SIGCONT');
+    }
+    await waitFor(async () => (await request(gw.app).get('/readyz')).status === 200);
+    await expectWorking(acme);
+  });
+
   test('many concurrent requests during the outage all fail within the bound (no queue)', async () => {
     const acme = await gw.createAccount('Acme');
     const { token } = await gw.issue(acme);

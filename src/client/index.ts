@@ -3,6 +3,7 @@
  *
  *   Server (holds the authToken):  createGatewayClient({ baseUrl, apiKey, authToken })
  *   Browser (public apiKey only):  createUserSession({ baseUrl, apiKey, user, fetchToken })
+ *   Operator (ADMIN_TOKEN):        createAdminClient({ baseUrl, adminToken })
  *
  * Every failure is a GatewayClientError with `status`, `code`, `retryable`, `httpStatus`
  * and `requestId`. See docs/SDK.md.
@@ -31,7 +32,18 @@ export {
   type DirectoryUser,
   type PutUserRequest,
   type Policy,
+  type VerifiedIdentity,
+  type VerifyOptions,
 } from './server';
+export {
+  createAdminClient,
+  type AdminClient,
+  type AdminClientOptions,
+  type AdminAccount,
+  type CreatedAccount,
+  type AddedAuthToken,
+  type AuthTokenInfo,
+} from './admin';
 export {
   createUserSession,
   type UserSession,

@@ -5,7 +5,8 @@
  * runtimes.
  */
 import { GatewayClientError } from './errors';
-import { call, makeTransport, resultData, type FetchLike, type Transport } from './http';
+import { call, invalidResponse, makeTransport, resultData, type FetchLike, type Transport } from './http';
+import type { IdentifiedUser, SessionUser } from './session';
 
 export interface GatewayClientOptions {
   /** The gateway's origin, e.g. `https://auth.example.com` (a path prefix is kept). */
@@ -107,6 +108,28 @@ export interface PutUserRequest {
   email?: string;
 }
 
+/**
+ * What forward auth (GET /v1/auth/verify) says about a valid token, read from its X-Auth-*
+ * headers. The gateway sends every header, empty where the token has no value; the optional
+ * members are absent then.
+ */
+export interface VerifiedIdentity {
+  userId: string;
+  organizationId?: string;
+  email?: string;
+  /** `false` when the token has no isAdmin. */
+  isAdmin: boolean;
+  /** The token's `jti`; absent for a customer token without one. */
+  tokenId?: string;
+  /** The apiKey of the token's account. */
+  account: string;
+}
+
+export interface VerifyOptions {
+  /** Also require this permission of the token's policy (`?permission=`, contract §6.3). */
+  permission?: string;
+}
+
 export interface GatewayClient {
   /** Signs a token for one of your users (POST /v1/auth/token/get). */
   getToken(request: GetTokenRequest): Promise<IssuedToken>;
@@ -118,6 +141,17 @@ export interface GatewayClient {
   revokeUser(userId: string): Promise<UserRevocation>;
   /** Rejects every token of the organization issued up to now. */
   revokeOrganization(organizationId: string): Promise<OrganizationRevocation>;
+  /**
+   * Forward auth (GET /v1/auth/verify): the identity of a valid token, from the X-Auth-* headers.
+   * Throws on 401 (token_missing, token_invalid, token_expired, token_revoked, ...), 403
+   * permission_denied when `permission` is given and not granted, and 503 store_unavailable.
+   */
+  verify(token: string, options?: VerifyOptions): Promise<VerifiedIdentity>;
+  /**
+   * The check the browser's session makes (POST /v1/auth/identify, with this client's apiKey):
+   * the token is live, of this account, and belongs to `user`. Throws token_* and *_mismatch codes.
+   */
+  identify(token: string, user: SessionUser): Promise<IdentifiedUser>;
   /**
    * True when the token's policy grants `permission`, false when it does not
    * (403 permission_denied). A token that is not valid throws (token_invalid, token_expired, ...).
@@ -148,6 +182,23 @@ function basicCredentials(apiKey: string, authToken: string): string {
 
 function requireString(name: string, value: unknown): void {
   if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty string.`);
+}
+
+/** The identity of a forward-auth answer: exactly 200 with X-Auth-User-Id (contract §3.3). */
+function identityFromHeaders(httpStatus: number, headers: Headers): VerifiedIdentity {
+  const userId = headers.get('x-auth-user-id');
+  const account = headers.get('x-auth-account');
+  if (httpStatus !== 200 || !userId || !account) {
+    throw invalidResponse({ status: httpStatus, headers }, 'The gateway answer has no X-Auth-* identity headers.');
+  }
+  const identity: VerifiedIdentity = { userId, isAdmin: headers.get('x-auth-is-admin') === 'true', account };
+  const organizationId = headers.get('x-auth-organization-id');
+  const email = headers.get('x-auth-email');
+  const tokenId = headers.get('x-auth-token-id');
+  if (organizationId) identity.organizationId = organizationId;
+  if (email) identity.email = email;
+  if (tokenId) identity.tokenId = tokenId;
+  return identity;
 }
 
 export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
@@ -194,6 +245,25 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     async revokeOrganization(organizationId) {
       return resultData<OrganizationRevocation>(
         await asAccount('POST', '/v1/auth/organizations/revoke', { data: { organizationId } }),
+      );
+    },
+
+    async verify(token, verifyOptions = {}) {
+      // fetch refuses such a header value; no JWT has these characters anyway.
+      if (typeof token !== 'string' || !/^[\x20-\x7E]*$/.test(token)) {
+        throw new TypeError('The token cannot be sent in an Authorization header.');
+      }
+      const query = verifyOptions.permission === undefined ? '' : `?permission=${encodeURIComponent(verifyOptions.permission)}`;
+      const response = await call(transport, `/v1/auth/verify${query}`, {
+        method: 'GET',
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      return identityFromHeaders(response.httpStatus, response.headers);
+    },
+
+    async identify(token, user) {
+      return resultData<IdentifiedUser>(
+        await call(transport, '/v1/auth/identify', { method: 'POST', json: { data: { apiKey, token, user } } }),
       );
     },
 

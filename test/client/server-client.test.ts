@@ -6,6 +6,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGatewayClient, GatewayClientError, type GatewayClient } from '../../src/client';
+import { ManualClock } from '../../src/clock';
+import { MemoryStore, StoreUnavailableError, type GatewayStore } from '../../src/store';
 import { buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 
 const { publicKey: customerPublicKey } = generateKeyPairSync('rsa', {
@@ -40,8 +42,26 @@ describe('createGatewayClient against a live gateway', () => {
     return res;
   };
 
+  /** While set, the memory store fails like an unreachable Redis. */
+  let storeDown = false;
+  function switchableStore(clock: ManualClock): GatewayStore {
+    const inner = new MemoryStore({ clock, sweepIntervalMs: 0 });
+    return new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (storeDown && prop !== 'close') return Promise.reject(new StoreUnavailableError());
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+
   beforeAll(async () => {
-    gw = await buildTestGateway({ store: 'memory' });
+    const clock = new ManualClock(Date.now());
+    const store = switchableStore(clock);
+    gw = await buildTestGateway({ clock, store: { store, prefix: '', cleanup: () => store.close() } });
     server = gw.app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -52,6 +72,7 @@ describe('createGatewayClient against a live gateway', () => {
     await gw.close();
   });
   beforeEach(async () => {
+    storeDown = false;
     acme = await gw.createAccount('Acme');
     other = await gw.createAccount('Other');
     client = createGatewayClient({ baseUrl: `${baseUrl}/`, apiKey: acme.apiKey, authToken: acme.authToken, fetch: recordingFetch });
@@ -145,6 +166,81 @@ describe('createGatewayClient against a live gateway', () => {
       expect(invalid).toMatchObject({ httpStatus: 401, status: 'UNAUTHENTICATED', code: 'token_invalid', retryable: false });
       const foreign = await failure(() => otherClient().authorize(token, 'document:read'));
       expect(foreign).toMatchObject({ httpStatus: 403, status: 'PERMISSION_DENIED', code: 'account_mismatch' });
+    });
+
+    test('verify: the identity from the X-Auth-* headers of forward auth', async () => {
+      const issued = await client.getToken({ userId: 'user-1', organizationId: 'org-1', email: 'Ada@Example.com', isAdmin: true });
+      expect(await client.verify(issued.token)).toEqual({
+        userId: 'user-1',
+        organizationId: 'org-1',
+        email: 'ada@example.com',
+        isAdmin: true,
+        tokenId: issued.tokenId,
+        account: acme.apiKey,
+      });
+      // Forward auth needs no account credentials: any client of the gateway can ask.
+      const { token } = await client.getToken({ userId: 'user-2', organizationId: 'org-2' });
+      expect(await otherClient().verify(token)).toEqual({
+        userId: 'user-2',
+        organizationId: 'org-2',
+        isAdmin: false,
+        tokenId: expect.any(String),
+        account: acme.apiKey,
+      });
+    });
+
+    test('verify with a permission: granted, or 403 permission_denied', async () => {
+      const { token } = await client.getToken({
+        userId: 'user-1',
+        organizationId: 'org-1',
+        policy: { allow: ['*'], reject: ['document:delete'] },
+      });
+      expect((await client.verify(token, { permission: 'document:read' })).userId).toBe('user-1');
+      const denied = await failure(() => client.verify(token, { permission: 'document:delete' }));
+      expect(denied).toMatchObject({ httpStatus: 403, status: 'PERMISSION_DENIED', code: 'permission_denied', retryable: false });
+      expect(denied.requestId).toBeTruthy();
+      // The permission name travels URL-encoded: `&`, `=` and `#` do not cut the query short.
+      expect((await client.verify(token, { permission: 'a&b=c#d' })).userId).toBe('user-1');
+    });
+
+    test('verify: 401 with the code of the envelope for a missing, invalid, expired or revoked token', async () => {
+      expect(await failure(() => client.verify(''))).toMatchObject({ httpStatus: 401, status: 'UNAUTHENTICATED', code: 'token_missing', retryable: false });
+      expect(await failure(() => client.verify('not-a-token'))).toMatchObject({ httpStatus: 401, code: 'token_invalid', retryable: false });
+      const short = await client.getToken({ userId: 'user-1', organizationId: 'org-1', expiresIn: 60 });
+      gw.clock.advance(120_000);
+      expect(await failure(() => client.verify(short.token))).toMatchObject({ httpStatus: 401, code: 'token_expired' });
+      const { token } = await client.getToken({ userId: 'user-1', organizationId: 'org-1' });
+      await client.revoke(token);
+      expect(await failure(() => client.verify(token))).toMatchObject({ httpStatus: 401, code: 'token_revoked' });
+      // A value no header can carry is refused before any request.
+      await expect(client.verify('a\nb')).rejects.toThrow(TypeError);
+    });
+
+    test('verify: 503 store_unavailable while the token store is unreachable, retryable', async () => {
+      const { token } = await client.getToken({ userId: 'user-1', organizationId: 'org-1' });
+      storeDown = true;
+      const error = await failure(() => client.verify(token));
+      expect(error).toMatchObject({ httpStatus: 503, status: 'UNAVAILABLE', code: 'store_unavailable', retryable: true });
+      storeDown = false;
+      expect((await client.verify(token)).userId).toBe('user-1');
+    });
+
+    test('identify: the check of /v1/auth/identify with this client\'s apiKey; mismatches throw', async () => {
+      const issued = await client.getToken({ userId: 'user-1', organizationId: 'org-1', email: 'ada@example.com' });
+      expect(await client.identify(issued.token, { userId: 'user-1', organizationId: 'org-1', email: 'ADA@example.com' })).toEqual({
+        userId: 'user-1',
+        organizationId: 'org-1',
+        email: 'ada@example.com',
+        isAdmin: false,
+        expiresAt: issued.expiresAt,
+      });
+      const wrongUser = await failure(() => client.identify(issued.token, { userId: 'user-2', organizationId: 'org-1' }));
+      expect(wrongUser).toMatchObject({ httpStatus: 403, status: 'PERMISSION_DENIED', code: 'user_mismatch', retryable: false });
+      const wrongOrg = await failure(() => client.identify(issued.token, { userId: 'user-1', organizationId: 'org-2' }));
+      expect(wrongOrg.code).toBe('organization_mismatch');
+      const foreign = await failure(() => otherClient().identify(issued.token, { userId: 'user-1', organizationId: 'org-1' }));
+      expect(foreign).toMatchObject({ httpStatus: 403, code: 'account_mismatch' });
+      expect(await failure(() => client.identify('not-a-token', { userId: 'user-1' }))).toMatchObject({ httpStatus: 401, code: 'token_invalid' });
     });
 
     test('account: me, set and remove the public signing key', async () => {
@@ -252,7 +348,7 @@ describe('createGatewayClient against a live gateway', () => {
       const badPolicy = await failure(() =>
         client.getToken({ userId: 'user-1', organizationId: 'org-1', policy: { allow: 'x' as unknown as string[] } }),
       );
-      expect(badPolicy.message).toMatch(/^data\.policy /);
+      expect(badPolicy.message).toMatch(/^data\.policy[. ]/);
     });
 
     test('the error never carries the secret', async () => {

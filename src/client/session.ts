@@ -175,13 +175,24 @@ export function createUserSession(options: UserSessionOptions): UserSession {
   let timerIds = 0;
   function setTimer(slot: Slot, delayMs: number, callback: () => void): void {
     clearTimer(slot);
-    const id = ++timerIds;
-    const handle = schedule(() => {
-      if (timers.get(slot)?.id !== id || closed) return;
-      timers.delete(slot);
-      callback();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, Math.round(delayMs))));
-    timers.set(slot, { handle, id });
+    const delay = Math.max(0, Math.round(delayMs));
+    // Timers cannot wait longer than 2^31-1 ms (about 24.8 days): a longer delay is waited out
+    // in steps, each re-armed for what is left by the clock, so the callback never fires early.
+    const deadline = clock.now() + delay;
+    const arm = (ms: number) => {
+      const id = ++timerIds;
+      const handle = schedule(() => {
+        if (timers.get(slot)?.id !== id || closed) return;
+        timers.delete(slot);
+        if (ms === MAX_TIMER_MS) {
+          const left = deadline - clock.now();
+          if (left > 0) return arm(Math.min(MAX_TIMER_MS, left));
+        }
+        callback();
+      }, ms);
+      timers.set(slot, { handle, id });
+    };
+    arm(Math.min(MAX_TIMER_MS, delay));
   }
   function clearTimer(slot: Slot): void {
     const timer = timers.get(slot);

@@ -320,6 +320,86 @@ describe('createUserSession with a fake clock and fake timers', () => {
     session.close();
   });
 
+  describe('tokens living longer than a timer can wait (2^31-1 ms, about 24.8 days)', () => {
+    const MAX_TIMER_MS = 2_147_483_647;
+    const DAY = 86_400;
+    /** The fake timers, refusing what a real platform cannot wait (Node fires such a timer after 1 ms). */
+    const cappedTimers = () => ({
+      setTimeout: (callback: () => void, ms: number) => {
+        if (ms > MAX_TIMER_MS) throw new Error(`setTimeout(${ms}) is over the platform's limit`);
+        return timers.setTimeout(callback, ms);
+      },
+      clearTimeout: timers.clearTimeout,
+    });
+    const longToken = (days: number) =>
+      fetchToken.mockImplementation(async () => {
+        issued += 1;
+        const serverTime = Math.floor(clock.now() / 1000);
+        return { token: `token-${issued}`, expiresIn: days * DAY, serverTime, expiresAt: serverTime + days * DAY };
+      });
+
+    test('a 30-day token: nothing fires at the cap; the refresh comes at 0.85 × 30 days', async () => {
+      longToken(30);
+      const session = open(cappedTimers());
+      const events = record(session);
+      await session.identify();
+      expect(timers.pending()).toEqual([MAX_TIMER_MS, MAX_TIMER_MS]);
+      timers.advance(MAX_TIMER_MS);
+      expect(events.map(([e]) => e)).toEqual(['token_refreshed']);
+      expect(session.getToken()).toBe('token-1');
+      // Re-armed for what is left.
+      expect(timers.pending()).toEqual([0.85 * 30 * DAY * 1000 - MAX_TIMER_MS, 30 * DAY * 1000 - MAX_TIMER_MS]);
+      timers.fireNext();
+      expect(clock.now()).toBe(START + 0.85 * 30 * DAY * 1000);
+      expect(events.map(([e]) => e)).toEqual(['token_refreshed', 'token_expiring']);
+      await settle();
+      expect(session.getToken()).toBe('token-2');
+      expect(events.map(([e]) => e)).toEqual(['token_refreshed', 'token_expiring', 'token_refreshed']);
+      session.close();
+    });
+
+    test('a 30-day token whose refresh keeps failing expires at 30 days, not at the cap', async () => {
+      longToken(30);
+      // Retries every 3.75 days (5 days jittered by random 0.5), so the expiry timer runs alone to its end.
+      const session = open({ ...cappedTimers(), backoff: { initialMs: 5 * DAY * 1000, maxMs: 5 * DAY * 1000 } });
+      const events = record(session);
+      await session.identify();
+      identifyScript = Array.from({ length: 10 }, () => FAILURES.store_unavailable);
+      let expiredAt: number | undefined;
+      session.on('token_expired', () => {
+        expiredAt = clock.now();
+      });
+      while (expiredAt === undefined) {
+        timers.fireNext();
+        await settle();
+        if (expiredAt === undefined) expect(session.getToken()).toBe('token-1');
+      }
+      expect(expiredAt).toBe(START + 30 * DAY * 1000);
+      expect(events.find(([e]) => e === 'token_expired')![1]).toEqual({ token: 'token-1', expiredAt: START + 30 * DAY * 1000 });
+      expect(session.getToken()).toBeUndefined();
+      session.close();
+    });
+
+    test('a delay over twice the cap is waited out in as many steps as it takes', async () => {
+      longToken(100);
+      const session = open({ ...cappedTimers(), refreshWindow: [0.9, 0.9] });
+      const events = record(session);
+      await session.identify();
+      let steps = 0;
+      while (!events.some(([e]) => e === 'token_expiring')) {
+        timers.fireNext();
+        steps += 1;
+      }
+      expect(clock.now()).toBe(START + 90 * DAY * 1000);
+      // 90 days = 3 × 24.86 days + the rest: 4 steps of the refresh timer, and on the way 3 of the
+      // expiry timer (100 days), which has not fired.
+      expect(steps).toBe(7);
+      expect(timers.pending()).toEqual([4 * MAX_TIMER_MS - 90 * DAY * 1000]); // the expiry timer's next step
+      expect(events.some(([e]) => e === 'token_expired')).toBe(false);
+      session.close();
+    });
+  });
+
   test('getToken() is empty past the lifetime even if no timer ran (a suspended tab)', async () => {
     const session = open();
     await session.identify();

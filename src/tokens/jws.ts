@@ -9,8 +9,15 @@ import type { SigningAlgorithm } from '../config';
 /** Tokens longer than this are refused before any cryptography (contract §7). */
 export const MAX_TOKEN_LENGTH = 8 * 1024;
 
-/** Header members that point at keys or demand extensions: never followed (contract §7). */
-const FORBIDDEN_HEADER_MEMBERS = ['jku', 'x5u', 'jwk', 'x5c', 'x5t', 'x5t#S256', 'crit'] as const;
+/**
+ * Header members that point at keys or carry them, or demand extensions: such a token is
+ * refused (contract §7). A certificate thumbprint (`x5t`, `x5t#S256`, which .NET signers add)
+ * is only a hint, and hints are never followed: it is ignored like any unknown member.
+ */
+const FORBIDDEN_HEADER_MEMBERS = ['jku', 'x5u', 'jwk', 'x5c', 'crit'] as const;
+
+/** `typ` values of a JWT (RFC 7519 §5.1) and of a JWT access token (RFC 9068 §2.1), any case. */
+const ACCEPTED_TYPES = new Set(['JWT', 'AT+JWT', 'APPLICATION/AT+JWT']);
 
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
 
@@ -56,8 +63,8 @@ export function decodeToken(token: string): DecodedToken {
   for (const member of FORBIDDEN_HEADER_MEMBERS) {
     if (member in header) throw new MalformedTokenError(`The token header member "${member}" is not accepted.`);
   }
-  if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
-    throw new MalformedTokenError('The token type must be JWT.');
+  if (header.typ !== undefined && (typeof header.typ !== 'string' || !ACCEPTED_TYPES.has(header.typ.toUpperCase()))) {
+    throw new MalformedTokenError('The token type must be JWT (or at+jwt).');
   }
   return { header: header as DecodedToken['header'], payload };
 }

@@ -51,6 +51,17 @@ describe('decodeToken', () => {
     ['typ other than JWT', `${json({ alg: 'RS256', typ: 'JWE' })}.${json(PAYLOAD)}.${b64url('s')}`],
   ])('refuses %s', (_name, token) => refused(token));
 
+  test.each([
+    ['x5t', { x5t: 'dGh1bWI' }],
+    ['x5t#S256', { 'x5t#S256': 'dGh1bWI' }],
+    ['typ at+jwt', { typ: 'at+jwt' }],
+    ['typ application/at+jwt', { typ: 'application/at+jwt' }],
+    ['typ jwt in lower case', { typ: 'jwt' }],
+  ])('accepts %s (a hint, or a JWT type)', (_name, extra) => {
+    const header = { alg: 'RS256', kid: 'k', ...extra };
+    expect(decodeToken(`${json(header)}.${json(PAYLOAD)}.${b64url('s')}`).header).toEqual(header);
+  });
+
   test.each(['jku', 'x5u', 'jwk', 'x5c', 'crit'])('refuses the header member %s', (member) => {
     refused(`${json({ alg: 'RS256', [member]: member === 'crit' ? ['exp'] : 'x' })}.${json(PAYLOAD)}.${b64url('s')}`);
   });

@@ -38,6 +38,11 @@ class ExpiringMap<V> {
     return entry.value;
   }
 
+  /** When the live entry at `key` expires, ms; 0 when there is none. */
+  expiresAt(key: string): number {
+    return this.get(key) === undefined ? 0 : this.entries.get(key)!.expiresAtMs;
+  }
+
   set(key: string, value: V, expiresAtMs: number): void {
     if (expiresAtMs <= this.clock.now()) this.entries.delete(key);
     else this.entries.set(key, { value, expiresAtMs });
@@ -229,14 +234,17 @@ export class MemoryStore implements GatewayStore {
 
   async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
     this.check();
-    const k = key(apiKey, userId);
-    this.userMarks.set(k, Math.max(before, this.userMarks.get(k) ?? 0), until * 1000);
+    this.raiseMark(this.userMarks, key(apiKey, userId), before, until);
   }
 
   async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
     this.check();
-    const k = key(apiKey, organizationId);
-    this.organizationMarks.set(k, Math.max(before, this.organizationMarks.get(k) ?? 0), until * 1000);
+    this.raiseMark(this.organizationMarks, key(apiKey, organizationId), before, until);
+  }
+
+  /** As the Redis script: the mark only moves forward and is kept until the later expiry. */
+  private raiseMark(marks: ExpiringMap<number>, k: string, before: number, until: number): void {
+    marks.set(k, Math.max(before, marks.get(k) ?? 0), Math.max(until * 1000, marks.expiresAt(k)));
   }
 
   async getTokenContext(query: TokenContextQuery): Promise<TokenContext> {

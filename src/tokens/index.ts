@@ -1,5 +1,5 @@
 export { issueToken, newTokenId, type IssueTokenRequest, type IssuedToken, type IssueTokenDeps } from './issue';
 export { TokenVerifier, type TokenVerifierOptions, type VerifyOptions } from './verifier';
-export { revokeToken, revokeUser, revokeOrganization, type RevocationDeps } from './revoke';
+export { revokeToken, revokeUser, revokeOrganization, REVOCATION_EXPIRY_MARGIN_SECONDS, type RevocationDeps } from './revoke';
 export { decodeToken, signToken, verifySignature, MAX_TOKEN_LENGTH, MalformedTokenError } from './jws';
 export type { TokenClaims, VerifiedToken, TokenKind } from './claims';

@@ -20,6 +20,12 @@ export interface RevocationDeps {
 export type TokenRevocationOutcome = 'revoked' | 'ignored';
 
 /**
+ * Kept past the last moment a covered token could be accepted: Redis expires records by its
+ * own clock, which may run ahead of a gateway's; a minute of skew is absorbed.
+ */
+export const REVOCATION_EXPIRY_MARGIN_SECONDS = 60;
+
+/**
  * RFC 7009: revokes the token when it is the caller's and names a jti. Anything else (unknown,
  * malformed, expired, already revoked, another account's, a customer token without jti) is
  * ignored and the caller learns nothing. A store failure still throws: never a silent success.
@@ -42,7 +48,11 @@ export async function revokeToken(
   // another token with the same jti later: keep the mark as long as such a token could live.
   const lastExpiry =
     verified.kind === 'gateway' ? exp : Math.max(exp, unixSeconds(deps.clock) + deps.maxLifetimeSeconds);
-  await deps.store.revokeToken(caller.apiKey, jti, Math.ceil(lastExpiry) + deps.clockToleranceSeconds + 1);
+  await deps.store.revokeToken(
+    caller.apiKey,
+    jti,
+    Math.ceil(lastExpiry) + deps.clockToleranceSeconds + REVOCATION_EXPIRY_MARGIN_SECONDS,
+  );
   return 'revoked';
 }
 
@@ -65,5 +75,5 @@ export async function revokeOrganization(
 
 /** A token issued at `before` is accepted at the latest until before + lifetime + tolerance. */
 function markExpiry(deps: RevocationDeps, before: number): number {
-  return before + deps.maxLifetimeSeconds + deps.clockToleranceSeconds + 1;
+  return before + deps.maxLifetimeSeconds + deps.clockToleranceSeconds + REVOCATION_EXPIRY_MARGIN_SECONDS;
 }

@@ -31,6 +31,17 @@ describe('memory store expiry follows its clock', () => {
     await store.close();
   });
 
+  test('a mark keeps the later of two expiries, as the Redis script does', async () => {
+    const clock = new ManualClock(1_000_000_000_000);
+    const store = new MemoryStore({ clock, sweepIntervalMs: 0 });
+    const t = 1_000_000_000;
+    await store.revokeUser('ak', 'u', t, t + 600);
+    await store.revokeUser('ak', 'u', t + 1, t + 2); // a clock that stepped back
+    clock.advanceSeconds(10);
+    expect((await store.getTokenContext({ apiKey: 'ak', userId: 'u' })).userRevokedBefore).toBe(t + 1);
+    await store.close();
+  });
+
   test('a failing or closed store rejects with StoreUnavailableError', async () => {
     const store = new MemoryStore({ sweepIntervalMs: 0 });
     store.failing = true;

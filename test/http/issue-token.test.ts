@@ -278,13 +278,39 @@ describe.each(STORE_KINDS)('issuance on the %s store', (kind) => {
       expect(res.body.error).toMatchObject({ status: 'PAYLOAD_TOO_LARGE', code: 'payload_too_large', retryable: false });
     });
 
-    test('nothing is recorded for a refused request', async () => {
-      if (!(gw.store instanceof MemoryStore)) return;
-      const before = gw.store.trackedEntryCount();
-      await post(body(valid({ expiresIn: 59 })));
-      await post(body(valid({ authToken: other.authToken })));
-      expect(gw.store.trackedEntryCount()).toBe(before);
+    test('nothing is written for a refused request', async () => {
+      const writes = (['recordIssuedToken', 'revokeToken', 'revokeUser', 'revokeOrganization', 'putUser', 'addAuthToken'] as const).map(
+        (method) => jest.spyOn(gw.store, method),
+      );
+      const before = gw.store instanceof MemoryStore ? gw.store.trackedEntryCount() : 0;
+      const refused = [
+        await post(body(valid({ expiresIn: 59 }))),
+        await post(body(valid({ authToken: other.authToken }))),
+        await post(body(valid({ userId: '' }))),
+        await post(body(valid({ policy: { allow: 'x' } }))),
+        await request(gw.app).post('/v1/auth/token/get').set('Content-Type', 'application/json').send('{"data":'),
+      ];
+      expect(refused.map((r) => r.status)).toEqual([400, 401, 400, 400, 400]);
+      for (const write of writes) expect(write).not.toHaveBeenCalled();
+      if (gw.store instanceof MemoryStore) expect(gw.store.trackedEntryCount()).toBe(before);
+      for (const write of writes) write.mockRestore();
     });
+  });
+
+  test('TOKEN_TTL_SECONDS sets the lifetime of a token whose request names none', async () => {
+    const short = await buildTestGateway({ store: kind, env: { TOKEN_TTL_SECONDS: '600' } });
+    try {
+      const account = await short.createAccount();
+      const { token, data } = await short.issue(account);
+      expect(data.expiresIn).toBe(600);
+      expect(data.expiresAt - data.serverTime).toBe(600);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+      expect(claims.exp - claims.iat).toBe(600);
+      const asked = await short.issue(account, { expiresIn: 3600 });
+      expect(asked.data.expiresIn).toBe(3600);
+    } finally {
+      await short.close();
+    }
   });
 
   test('a store that cannot record the token: 503 store_unavailable and no token', async () => {

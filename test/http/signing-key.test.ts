@@ -202,6 +202,73 @@ describe.each(STORE_KINDS)('PUT/DELETE /v1/account/signing-key on the %s store',
     });
   });
 
+  describe('refused uploads of more than one PEM block, or of text around the key', () => {
+    const PRIVATE = /^data\.publicKey must be a public key, not a private key\.$/;
+    const AROUND = /^data\.publicKey must be a single PEM block with only whitespace around it\.$/;
+    /** A private key PEM without its last line, as a paste cut short leaves it. */
+    const withoutEndLine = (pem: string) => pem.trimEnd().split('\n').slice(0, -1).join('\n') + '\n';
+
+    const rows: Array<[string, () => string[], RegExp]> = [
+      ['the public key followed by its PKCS#8 private key (a whole key file)', () => [rsa2048.publicKey + rsa2048.privateKey], PRIVATE],
+      ['the public key followed by its PKCS#1 private key', () => [`${rsa2048Pkcs1.publicKey}\n${rsa2048Pkcs1.privateKey}`], PRIVATE],
+      [
+        // The complete private block was refused before too; the other two shapes were skipped
+        // over to the public block behind them.
+        'a private key followed by its public key (complete, cut before its END line, BEGIN line mangled)',
+        () => [
+          rsa2048.privateKey + rsa2048.publicKey,
+          withoutEndLine(rsa2048.privateKey) + rsa2048.publicKey,
+          rsa2048.privateKey.replace('-----BEGIN PRIVATE KEY-----', '----BEGIN PRIVATE KEY-----') + rsa2048.publicKey,
+        ],
+        PRIVATE,
+      ],
+      [
+        'two public keys (two different ones; the same one twice)',
+        () => [rsa2048.publicKey + rsa3072.publicKey, `${rsa2048.publicKey}\n${rsa2048.publicKey}`],
+        /^data\.publicKey must hold exactly one PEM block, not 2\.$/,
+      ],
+      ['the public key followed by a certificate', () => [rsa2048.publicKey + certificate], /^data\.publicKey must hold exactly one PEM block, not 2\.$/],
+      ['text before the key', () => [`My public key:\n${rsa2048.publicKey}`, `x${rsa2048.publicKey}`], AROUND],
+      ['text after the key', () => [`${rsa2048.publicKey}keep this file safe\n`, `${rsa2048.publicKey.trimEnd()}.`], AROUND],
+    ];
+
+    async function expectRefused(input: string, message: RegExp): Promise<void> {
+      const res = await put(input);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toEqual({
+        message: expect.stringMatching(message),
+        status: 'INVALID_ARGUMENT',
+        code: 'invalid_argument',
+        retryable: false,
+      });
+      expect(res.body.result).toBeUndefined();
+      // Nothing of either key echoed.
+      for (const line of input.split('\n').filter((l) => l.length > 8 && !l.startsWith('-'))) {
+        expect(res.text).not.toContain(line);
+      }
+    }
+
+    test.each(rows)('%s → 400 invalid_argument; the account still has no key', async (_name, inputs, message) => {
+      for (const input of inputs()) {
+        await expectRefused(input, message);
+        expect(await gw.store.getSigningKey(acme.apiKey)).toBeNull();
+        expect((await me()).body.result.data.account.hasSigningKey).toBe(false);
+      }
+    });
+
+    test.each(rows)('%s → 400 invalid_argument; the key on file stays in place', async (_name, inputs, message) => {
+      expect((await put(rsa3072.publicKey)).status).toBe(200);
+      const onFile = await gw.store.getSigningKey(acme.apiKey);
+      expect(onFile).toContain('-----BEGIN PUBLIC KEY-----');
+      for (const input of inputs()) {
+        await expectRefused(input, message);
+        expect(await gw.store.getSigningKey(acme.apiKey)).toBe(onFile);
+        expect((await identify(await customerToken(rsa3072.privateKey))).status).toBe(200);
+        expect((await identify(await customerToken(rsa2048.privateKey))).status).toBe(401);
+      }
+    });
+  });
+
   describe('caller authentication', () => {
     test.each([
       ['no credentials', undefined],

@@ -36,17 +36,25 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 
 const pathOnly = (url: string | undefined): string => (url ?? '').split('?')[0] ?? '';
 
+/**
+ * What the request line adds once the answer is known: the route pattern and the error code.
+ * (pino-http's customProps would be evaluated at the start too, before routing, and bound
+ * again at the end, which writes a second "route" key into every line.)
+ */
+function outcomeProps(res: ServerResponse): Record<string, unknown> {
+  const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals ?? {};
+  return {
+    route: locals.route ?? null,
+    ...(locals.errorCode ? { code: locals.errorCode } : {}),
+  };
+}
+
 export function httpLogger(logger: Logger) {
   const options: Options = {
     logger,
     genReqId: (req, res) => requestIdOf(req, res),
-    customProps: (_req, res) => {
-      const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals ?? {};
-      return {
-        route: locals.route ?? null,
-        ...(locals.errorCode ? { code: locals.errorCode } : {}),
-      };
-    },
+    customSuccessObject: (_req, res, val: Record<string, unknown>) => ({ ...val, ...outcomeProps(res) }),
+    customErrorObject: (_req, res, _err, val: Record<string, unknown>) => ({ ...val, ...outcomeProps(res) }),
     serializers: {
       req: (req: IncomingMessage & { id?: string; raw?: IncomingMessage }) => ({
         id: req.id,

@@ -117,6 +117,15 @@ describe('request log', () => {
     );
     expect(wrongAdmin.status).toBe(401);
 
+    const ready = track(await request(app).get('/readyz'), 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    // A 5xx answer is logged at error level, through pino-http's error path.
+    const ping = gw.store.ping;
+    gw.store.ping = () => Promise.reject(new Error('store down'));
+    const notReady = track(await request(app).get('/readyz').set('X-Request-Id', 'flow-not-ready'), 'GET', '/readyz');
+    gw.store.ping = ping;
+    expect(notReady.status).toBe(503);
+
     Object.assign(secrets, {
       authToken,
       wrongAuthToken,
@@ -164,6 +173,19 @@ describe('request log', () => {
       expect(typeof line.time).toBe('string');
       expect(typeof line.level).toBe('number');
     }
+  });
+
+  it('writes the route key once per line, with the route pattern', () => {
+    const raw = destination.lines.filter((line) => (JSON.parse(line) as Record<string, unknown>).req);
+    expect(raw).toHaveLength(answers.length);
+    for (const line of raw) {
+      // JSON.parse keeps only the last of duplicate keys, so count them in the text itself.
+      expect(line.match(/"route":/g) ?? []).toHaveLength(1);
+      expect(typeof (JSON.parse(line) as Record<string, unknown>).route).toBe('string');
+    }
+    const parsed = raw.map((line) => JSON.parse(line) as Record<string, any>);
+    expect(parsed.find((l) => l.req.path === '/readyz' && l.res.statusCode === 200)).toMatchObject({ route: '/readyz' });
+    expect(parsed.find((l) => l.req.id === 'flow-not-ready')).toMatchObject({ route: '/readyz', res: { statusCode: 503 } });
   });
 
   it('logs the route pattern and the caller\'s request id', () => {

@@ -230,7 +230,8 @@ export async function ensureSigningKey(
   if (production) {
     throw new KeyLoadError(
       `No signing key in ${dir}. A production start (NODE_ENV=production) needs one: ` +
-        `run "npm run cli -- keys generate" and mount the folder, or set KEYS_DIR.`,
+        `run "node dist/cli.js keys generate" (in a checkout: "npm run cli -- keys generate") ` +
+        `and mount the folder, or set KEYS_DIR.`,
     );
   }
   await fs.mkdir(dir, { recursive: true });

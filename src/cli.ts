@@ -7,14 +7,19 @@
  *   npm run cli -- auth-tokens list <accountId>
  *   npm run cli -- auth-tokens remove <accountId> <authTokenId>
  *   npm run cli -- keys generate [--algorithm RS256|ES256|EdDSA] [--bits 3072] [--dir keys]
+ *
+ * In the runtime image (no TypeScript compiler), run the built file: `node dist/cli.js ...`.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { addAuthToken, createAccount, deleteAuthToken, listAuthTokens, requireAccountById } from './accounts';
 import { systemClock } from './clock';
-import { loadConfig, type SigningAlgorithm } from './config';
+import { loadConfig, type Config, type SigningAlgorithm } from './config';
 import { isGatewayError } from './errors';
+import { parseInput } from './http/validate';
 import { DEFAULT_RSA_BITS, generatePrivateKeyPem, parseSigningKey } from './keys';
 import { createStore, type GatewayStore } from './store';
 
@@ -27,11 +32,59 @@ const USAGE = `usage:
 
 export class UsageError extends Error {}
 
+/** The Redis (or cluster) never answered within the wait. */
+export class StoreNotReadyError extends Error {}
+
+/**
+ * An account name, as POST /v1/admin/accounts takes it (src/http/endpoints/admin.ts,
+ * `createSchema`): trimmed, 1 to 200 characters. Keep the two in step.
+ */
+const accountInput = z.object({ name: z.string().trim().min(1).max(200) });
+
+/** How long the CLI waits for the configured store to answer before giving up, ms. */
+export const DEFAULT_STORE_READY_TIMEOUT_MS = 10_000;
+
+/** The store's address as a message may show it: no user name or password. */
+function storeAddress(config: Config): string {
+  if (config.redisCluster) return `the Redis Cluster at ${config.redisCluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (!config.redis) return 'the in-memory store';
+  try {
+    const url = new URL(config.redis.url);
+    return `Redis at ${url.protocol}//${url.host}`;
+  } catch {
+    return 'Redis (REDIS_URL)';
+  }
+}
+
+/**
+ * Waits until the store answers a ping. The Redis client runs with the offline queue off, so a
+ * command sent before the connection is up fails at once instead of waiting for it.
+ */
+export async function waitForStore(store: GatewayStore, timeoutMs: number, where: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        throw new StoreNotReadyError(
+          `${where} did not answer within ${Math.round(timeoutMs / 100) / 10} s; check REDIS_URL and that Redis is running.`,
+          { cause: error },
+        );
+      }
+    }
+    await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+  }
+}
+
 export interface CliIo {
   out: (text: string) => void;
   env: NodeJS.ProcessEnv;
   /** Tests pass a store; otherwise the configured one is opened and closed. */
   store?: GatewayStore;
+  /** How long to wait for the configured store to answer, ms (DEFAULT_STORE_READY_TIMEOUT_MS). */
+  storeReadyTimeoutMs?: number;
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<void> {
@@ -62,10 +115,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
     return;
   }
 
+  const known =
+    (group === 'accounts' && command === 'create' && rest.length === 1) ||
+    (group === 'auth-tokens' && ['add', 'list'].includes(command ?? '') && rest.length === 1) ||
+    (group === 'auth-tokens' && command === 'remove' && rest.length === 2);
+  if (!known) throw new UsageError(USAGE);
+  // Checked before the store is opened: a bad name changes nothing and needs no Redis.
+  const name = group === 'accounts' ? parseInput(accountInput, { name: rest[0] }).name : undefined;
+
   const store = io.store ?? createStore(config, { clock: systemClock });
   try {
-    if (group === 'accounts' && command === 'create' && rest.length === 1) {
-      print(await createAccount(store, systemClock, rest[0]!));
+    if (!io.store) await waitForStore(store, io.storeReadyTimeoutMs ?? DEFAULT_STORE_READY_TIMEOUT_MS, storeAddress(config));
+    if (name !== undefined) {
+      print(await createAccount(store, systemClock, name));
     } else if (group === 'auth-tokens' && command === 'add' && rest.length === 1) {
       print(await addAuthToken(store, systemClock, await requireAccountById(store, rest[0]!)));
     } else if (group === 'auth-tokens' && command === 'list' && rest.length === 1) {

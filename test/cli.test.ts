@@ -2,10 +2,11 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, UsageError } from '../src/cli';
+import { runCli, StoreNotReadyError, UsageError } from '../src/cli';
 import { MemoryStore } from '../src/store';
 import { KeyRing } from '../src/keys';
 import { ManualClock } from '../src/clock';
+import { deletePrefix, describeWithRedis, rawRedis, testRedisUrl, uniquePrefix } from './helpers/redis';
 
 async function run(args: string[], store: MemoryStore, env: NodeJS.ProcessEnv = {}) {
   let out = '';
@@ -51,5 +52,71 @@ describe('cli', () => {
     await expect(run(['keys', 'generate', '--bits', '1024', '--dir', os.tmpdir()], store)).rejects.toThrow(/at least 2048/);
     await expect(run(['accounts', 'delete', 'x'], store)).rejects.toBeInstanceOf(UsageError);
     await expect(run(['auth-tokens', 'add', 'acc_unknown'], store)).rejects.toThrow(/No account has this id/);
+  });
+});
+
+describe('cli account names', () => {
+  const store = new MemoryStore({ sweepIntervalMs: 0 });
+
+  test('refuses the names POST /v1/admin/accounts refuses, and trims like it', async () => {
+    await expect(run(['accounts', 'create', ''], store)).rejects.toThrow('name must not be empty.');
+    await expect(run(['accounts', 'create', '   '], store)).rejects.toThrow('name must not be empty.');
+    await expect(run(['accounts', 'create', 'x'.repeat(201)], store)).rejects.toThrow('name must be at most 200 characters.');
+    expect((await run(['accounts', 'create', 'x'.repeat(200)], store)).account.name).toHaveLength(200);
+    expect((await run(['accounts', 'create', '  Acme  '], store)).account.name).toBe('Acme');
+  });
+});
+
+/** Runs the CLI as `node dist/cli.js` does: the store comes from the environment. */
+async function runOnEnv(args: string[], env: NodeJS.ProcessEnv, storeReadyTimeoutMs?: number) {
+  let out = '';
+  await runCli(args, { out: (t) => (out += t), env, ...(storeReadyTimeoutMs ? { storeReadyTimeoutMs } : {}) });
+  return JSON.parse(out);
+}
+
+describeWithRedis('cli on Redis (REDIS_URL, no injected store)', () => {
+  const prefix = uniquePrefix();
+  const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix };
+  let redis: ReturnType<typeof rawRedis>;
+
+  beforeAll(() => {
+    redis = rawRedis();
+  });
+
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  test('waits for the connection before its first command', async () => {
+    await expect(runOnEnv(['auth-tokens', 'list', 'acc_x'], env)).rejects.toThrow(/No account has this id/);
+    const created = await runOnEnv(['accounts', 'create', 'Acme'], env);
+    expect(created.account.name).toBe('Acme');
+    const listed = await runOnEnv(['auth-tokens', 'list', created.account.id], env);
+    expect(listed.authTokens).toHaveLength(1);
+    // Written to this Redis, under this prefix.
+    expect(await redis.get(`${prefix}id:${created.account.id}`)).toBe(created.account.apiKey);
+  });
+
+  test('the mirror off (plain Redis store) works the same', async () => {
+    const plain = { ...env, REDIS_MIRROR: 'false' };
+    await expect(runOnEnv(['auth-tokens', 'add', 'acc_x'], plain)).rejects.toThrow(/No account has this id/);
+    const created = await runOnEnv(['accounts', 'create', 'Plain'], plain);
+    expect((await runOnEnv(['auth-tokens', 'add', created.account.id], plain)).authToken).toMatch(/^at_/);
+  });
+});
+
+describe('cli with a Redis that never answers', () => {
+  // ioredis keeps a 2 s timer after disconnecting a socket that never connected; let it run out
+  // so the test file ends with nothing pending.
+  afterAll(() => new Promise((resolve) => setTimeout(resolve, 2100)));
+
+  test('gives up after the wait with a message naming the address, not the password', async () => {
+    const started = Date.now();
+    const failure = runOnEnv(['auth-tokens', 'list', 'acc_x'], { REDIS_URL: 'redis://user:s3cret@127.0.0.1:1' }, 400);
+    await expect(failure).rejects.toBeInstanceOf(StoreNotReadyError);
+    await expect(failure).rejects.toThrow('Redis at redis://127.0.0.1:1 did not answer within 0.4 s');
+    await expect(failure).rejects.not.toThrow(/s3cret/);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

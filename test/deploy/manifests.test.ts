@@ -41,6 +41,21 @@ const deployment = (name: string) => ofKind('Deployment').find((d) => d.metadata
 const container = (dep: Obj, name: string) => dep.spec.template.spec.containers.find((c: Obj) => c.name === name);
 const envValue = (c: Obj, name: string) => c.env?.find((e: Obj) => e.name === name);
 
+/**
+ * The seconds a container's preStop hook pauses before the container gets SIGTERM: a node
+ * `setTimeout(..., ms)` or a shell `sleep N` (the first one, before anything else runs).
+ */
+function preStopPauseSeconds(c: Obj): number {
+  const command = c.lifecycle?.preStop?.exec?.command as string[] | undefined;
+  if (!command) throw new Error(`container ${c.name} has no preStop exec hook`);
+  const text = command.join(' ');
+  const node = /setTimeout\(\s*\(\)\s*=>\s*\{\s*\}\s*,\s*(\d+)\s*\)/.exec(text);
+  if (node) return Number(node[1]) / 1000;
+  const sleep = /(?:^|[;&\s])sleep (\d+)(?:;|\s|$)/.exec(text);
+  if (sleep) return Number(sleep[1]);
+  throw new Error(`cannot read the pause of ${c.name}'s preStop hook: ${text}`);
+}
+
 describe('every YAML file under deploy/ parses', () => {
   it.each(yamlFiles(DEPLOY).map((f) => path.relative(REPO_ROOT, f)))('%s', (file) => {
     expect(parseAll(path.join(REPO_ROOT, file)).length).toBeGreaterThan(0);
@@ -86,8 +101,18 @@ describe('Kubernetes manifests', () => {
       const config = ofKind('ConfigMap').find((c) => c.metadata.name === 'token-gateway-config')!;
       const timeout = Number(config.data.SHUTDOWN_TIMEOUT_SECONDS);
       expect(timeout).toBeGreaterThan(0);
-      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(timeout + 3);
+      const pause = preStopPauseSeconds(gateway);
+      expect(pause).toBeGreaterThanOrEqual(3);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(timeout + pause);
       expect(gateway.envFrom).toContainEqual({ configMapRef: { name: 'token-gateway-config' } });
+    });
+
+    it('does not trust X-Forwarded-For: backends reach the Service with no proxy in front', () => {
+      const config = ofKind('ConfigMap').find((c) => c.metadata.name === 'token-gateway-config')!;
+      expect(config.data).not.toHaveProperty('TRUST_PROXY');
+      expect(envValue(gateway, 'TRUST_PROXY')).toBeUndefined();
+      // ...and the file says when and how to set it.
+      expect(read('deploy', 'kubernetes', 'configmap.yaml')).toMatch(/#\s*TRUST_PROXY: "[0-9.,/]+"/);
     });
 
     it('reads REDIS_URL and ADMIN_TOKEN from a Secret and mounts the keys read-only at /app/keys', () => {
@@ -152,9 +177,26 @@ describe('Kubernetes manifests', () => {
       expect(envValue(gateway, 'REDIS_URL').valueFrom.secretKeyRef.name).toBe('token-gateway-env');
       expect(gateway.livenessProbe.httpGet.path).toBe('/healthz');
       expect(gateway.readinessProbe.httpGet.path).toBe('/readyz');
-      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(envValue(gateway, 'SHUTDOWN_TIMEOUT_SECONDS').value));
       for (const c of pod.containers) expect([c.name, c.securityContext.readOnlyRootFilesystem]).toEqual([c.name, true]);
       expect(pod.securityContext.runAsNonRoot).toBe(true);
+    });
+
+    it('pauses nginx and the gateway at shutdown, the gateway longer, within the grace period', () => {
+      const nginxPause = preStopPauseSeconds(nginx);
+      const gatewayPause = preStopPauseSeconds(gateway);
+      expect(nginxPause).toBeGreaterThanOrEqual(3);
+      // nginx still takes requests (and asks the gateway about each) during its pause: the
+      // gateway keeps its listener open at least that long, with a margin.
+      expect(gatewayPause).toBeGreaterThanOrEqual(nginxPause + 2);
+      const timeout = Number(envValue(gateway, 'SHUTDOWN_TIMEOUT_SECONDS').value);
+      expect(timeout).toBeGreaterThan(0);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(gatewayPause + timeout);
+      // nginx quits gracefully (SIGTERM alone is its fast shutdown) and waits a bounded time.
+      const nginxHook = (nginx.lifecycle.preStop.exec.command as string[]).join(' ');
+      expect(nginxHook).toContain('nginx -s quit');
+      const bound = /\$i -lt (\d+)/.exec(nginxHook);
+      expect(bound).not.toBeNull();
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(nginxPause + Number(bound![1]));
     });
   });
 });

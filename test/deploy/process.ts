@@ -41,6 +41,10 @@ export interface GatewayProcess {
   port: number;
   child: ChildProcess;
   output(): string;
+  /** The JSON log lines written so far (stdout and stderr), parsed; other lines are skipped. */
+  logLines(): Array<Record<string, any>>;
+  /** Resolves with the first log line `match` accepts, waiting up to `timeoutMs` for it. */
+  waitForLog(match: (line: Record<string, any>) => boolean, timeoutMs?: number): Promise<Record<string, any>>;
   /** Resolves with the exit code (or the signal name) once the process has exited. */
   exited: Promise<number | string>;
   kill(signal?: NodeJS.Signals): void;
@@ -71,10 +75,29 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const logLines = () =>
+    output.split('\n').flatMap((line) => {
+      if (!line.startsWith('{')) return [];
+      try {
+        return [JSON.parse(line) as Record<string, any>];
+      } catch {
+        return []; // a line still being written
+      }
+    });
   return {
     port,
     child,
     output: () => output,
+    logLines,
+    waitForLog: async (match, timeoutMs = 5000) => {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const found = logLines().find(match);
+        if (found) return found;
+        if (Date.now() > until) throw new Error(`no such log line within ${timeoutMs} ms; the log:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     exited,
     kill: (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

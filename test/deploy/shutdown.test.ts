@@ -3,7 +3,9 @@
  * SIGTERM turns /readyz 503 at once, closes the listener, answers every request already on
  * its way (with `Connection: close`), cuts none of them, and exits 0; a request still hanging
  * at SHUTDOWN_TIMEOUT_SECONDS is destroyed and the exit code is 1. And a start with Redis down
- * listens, is live but not ready, and becomes ready by itself once Redis answers.
+ * listens, is live but not ready, and becomes ready by itself once Redis answers. What the log
+ * says at start: the in-memory store warning without REDIS_URL, the connection errors of a
+ * Redis that is down.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -218,6 +220,16 @@ describe('graceful shutdown of node dist/server.js', () => {
     expect(gateway.output()).toMatch(/shutdown timed out/);
   }, 30_000);
 
+  it('a start without REDIS_URL says in its log that it runs on the in-memory store', async () => {
+    const gateway = await spawnGateway(await baseEnv(5));
+    running.push(gateway);
+    const warning = await gateway.waitForLog((l) => /REDIS_URL is not set: using the in-memory store/.test(l.msg ?? ''));
+    expect(warning.level).toBe(40); // warn: seen at the LOG_LEVEL=warn of these starts
+    expect(warning.msg).toMatch(/single instance only/);
+    gateway.kill('SIGTERM');
+    expect(await within(gateway.exited, 7000, 'the process to exit')).toBe(0);
+  }, 30_000);
+
   const itWithRedisBinary = hasRedisServerBinary() ? it : it.skip;
   if (!hasRedisServerBinary()) {
     process.stderr.write('\n*** No redis-server binary: the Redis-down start test of test/deploy/shutdown.test.ts is SKIPPED. ***\n\n');
@@ -233,6 +245,11 @@ describe('graceful shutdown of node dist/server.js', () => {
       const notReady = await send({ port: gateway.port, path: '/readyz' });
       expect(notReady.status).toBe(503);
       expect(JSON.parse(notReady.body).checks.store).toBe(false);
+      // The outage is in the log: the client's failed connections, as errors.
+      const connectionError = await gateway.waitForLog((l) => l.msg === 'redis connection error');
+      expect(connectionError.level).toBe(50);
+      expect(connectionError.err.message).toMatch(/ECONNREFUSED/);
+      expect(gateway.output()).not.toMatch(/in-memory store/);
 
       // What depends on the store answers 503 store_unavailable, at once.
       const startedAt = performance.now();

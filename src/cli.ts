@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { addAuthToken, createAccount, deleteAuthToken, listAuthTokens, requireAccountById } from './accounts';
+import { accountName, addAuthToken, createAccount, deleteAuthToken, listAuthTokens, requireAccountById } from './accounts';
 import { systemClock } from './clock';
 import { loadConfig, type Config, type SigningAlgorithm } from './config';
 import { isGatewayError } from './errors';
@@ -35,11 +35,8 @@ export class UsageError extends Error {}
 /** The Redis (or cluster) never answered within the wait. */
 export class StoreNotReadyError extends Error {}
 
-/**
- * An account name, as POST /v1/admin/accounts takes it (src/http/endpoints/admin.ts,
- * `createSchema`): trimmed, 1 to 200 characters. Keep the two in step.
- */
-const accountInput = z.object({ name: z.string().trim().min(1).max(200) });
+/** An account name, by the same rule as POST /v1/admin/accounts. */
+const accountInput = z.object({ name: accountName });
 
 /** How long the CLI waits for the configured store to answer before giving up, ms. */
 export const DEFAULT_STORE_READY_TIMEOUT_MS = 10_000;

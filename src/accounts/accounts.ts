@@ -2,6 +2,7 @@
  * Accounts and their auth tokens: creation, rotation with overlap, and the credential check
  * every account-authenticated route goes through.
  */
+import { z } from 'zod';
 import type { Clock } from '../clock';
 import { invalidCredentials, notFound } from '../errors';
 import type { AccountRecord, AccountStore } from '../store';
@@ -34,6 +35,9 @@ function newAuthToken(clock: Clock): { record: { id: string; hash: string; creat
   const secret = newAuthTokenSecret();
   return { record: { id: newAuthTokenId(), hash: hashSecret(secret), createdAt: isoNow(clock) }, secret };
 }
+
+/** An account name as the admin API and the CLI take it: trimmed, 1 to 200 characters. */
+export const accountName = z.string().trim().min(1).max(200);
 
 export async function createAccount(store: AccountStore, clock: Clock, name: string): Promise<CreatedAccount> {
   const account: AccountRecord = { id: newAccountId(), name, apiKey: newApiKey(), createdAt: isoNow(clock) };

@@ -1,5 +1,6 @@
 export {
   createAccount,
+  accountName,
   requireAccountById,
   addAuthToken,
   listAuthTokens,

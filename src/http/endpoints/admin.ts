@@ -1,7 +1,7 @@
 /** /v1/admin: accounts and their auth tokens, for the operator (contract §5). */
 import type { Request, Response } from 'express';
-import { z } from 'zod';
 import {
+  accountName,
   addAuthToken,
   createAccount,
   deleteAuthToken,
@@ -13,7 +13,7 @@ import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
 import { envelope, parseInput } from '../validate';
 
-const createSchema = envelope({ name: z.string().trim().min(1).max(200) });
+const createSchema = envelope({ name: accountName });
 
 const param = (req: Request, name: string): string => String(req.params[name] ?? '');
 

@@ -49,18 +49,23 @@ function outcomeProps(res: ServerResponse): Record<string, unknown> {
   };
 }
 
+const serializeReq = (req: IncomingMessage & { id?: unknown }) => ({ id: req.id, method: req.method, path: pathOnly(req.url) });
+
+/**
+ * The request log. At LOG_LEVEL info or below, pino-http writes one line per request. Above
+ * info only failed answers (5xx, at error level) would be written, so pino-http's work on every
+ * request (a child logger, its bindings, listeners) is skipped and a finish hook writes those
+ * lines alone, with the same fields.
+ */
 export function httpLogger(logger: Logger) {
+  if (!logger.isLevelEnabled('info')) return failureLogger(logger);
   const options: Options = {
     logger,
     genReqId: (req, res) => requestIdOf(req, res),
     customSuccessObject: (_req, res, val: Record<string, unknown>) => ({ ...val, ...outcomeProps(res) }),
     customErrorObject: (_req, res, _err, val: Record<string, unknown>) => ({ ...val, ...outcomeProps(res) }),
     serializers: {
-      req: (req: IncomingMessage & { id?: string; raw?: IncomingMessage }) => ({
-        id: req.id,
-        method: req.method,
-        path: pathOnly(req.url),
-      }),
+      req: serializeReq,
       res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       err: (err: Error) => ({ type: err.name, message: err.message }),
     },
@@ -70,4 +75,24 @@ export function httpLogger(logger: Logger) {
     wrapSerializers: false,
   };
   return pinoHttp(options);
+}
+
+function failureLogger(logger: Logger) {
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    if (!logger.isLevelEnabled('error')) return next();
+    const started = performance.now();
+    res.once('finish', () => {
+      if (res.statusCode < 500) return;
+      logger.error(
+        {
+          req: serializeReq(req),
+          res: { statusCode: res.statusCode },
+          responseTime: Math.round(performance.now() - started),
+          ...outcomeProps(res),
+        },
+        `${req.method} ${pathOnly(req.url)} ${res.statusCode}`,
+      );
+    });
+    next();
+  };
 }

@@ -196,3 +196,34 @@ describe('request log', () => {
     expect(admin).toMatchObject({ route: '/v1/admin/accounts/:accountId/auth-tokens', code: 'invalid_credentials' });
   });
 });
+
+describe('request log above info (LOG_LEVEL=warn)', () => {
+  it('writes no line for a successful answer and the same fields for a failed one', async () => {
+    const destination = memoryDestination();
+    const gw = await buildTestGateway({ logger: createLogger('warn', destination) });
+    try {
+      const account = await gw.createAccount();
+      expect((await request(gw.app).get('/readyz')).status).toBe(200);
+      expect((await request(gw.app).get('/v1/account/me').set('Authorization', basicAuth(account))).status).toBe(200);
+      expect(destination.lines.filter((line) => JSON.parse(line).req)).toEqual([]);
+
+      const ping = gw.store.ping;
+      gw.store.ping = () => Promise.reject(new Error('store down'));
+      const res = await request(gw.app).get('/readyz').set('X-Request-Id', 'warn-not-ready');
+      gw.store.ping = ping;
+      expect(res.status).toBe(503);
+      const lines = destination.lines.map((line) => JSON.parse(line) as Record<string, any>).filter((l) => l.req);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 50,
+        req: { id: 'warn-not-ready', method: 'GET', path: '/readyz' },
+        res: { statusCode: 503 },
+        route: '/readyz',
+        responseTime: expect.any(Number),
+      });
+      expect(destination.lines.join('\n')).not.toContain(account.authToken);
+    } finally {
+      await gw.close();
+    }
+  });
+});

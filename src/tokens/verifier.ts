@@ -136,9 +136,9 @@ export class TokenVerifier {
       if (typeof claims.aud !== 'string' || !CREDENTIAL_PATTERN.test(claims.aud)) {
         throw invalid('The token audience must be an apiKey.');
       }
-      const context = await this.gatewayContext(claims);
+      // Remembered before the store is read, so that checks of this token arriving meanwhile hit.
       this.verified.set(digest, { kind: 'gateway', kid: key.kid, key: key.publicKey, claims });
-      return { kind: 'gateway', claims, context };
+      return { kind: 'gateway', claims, context: await this.gatewayContext(claims) };
     }
 
     // A customer token: its issuer names the account, whose uploaded key alone may verify it.

@@ -3,17 +3,19 @@
  * npm run bench: the gateway against a naive baseline, the machine's RS256 capacity and a bare
  * Express floor, all measured in the same run on the same machine, then a paced run.
  *
- *   node dist/server.js       WORKERS workers, Redis store under its own prefix
+ *   node dist/server.js       WORKERS workers, Redis store under its own prefix (RS256), and two
+ *                             more under JWT_ALGORITHM=ES256 and EdDSA, for issuance only
  *   bench/baseline/server.js  Express + jsonwebtoken + ioredis as a docs example writes it
  *   bench/floor/server.js     Express hello, WORKERS workers
  *   bench/sign-capacity.js    async crypto.sign on every core, 32 in flight
  *
  * Load: autocannon, 64 connections, a warm-up per target, BENCH_ROUNDS rounds of BENCH_DURATION
  * seconds (targets interleaved within each round), medians. Then a paced run at a fixed rate
- * (overallRate) for p50/p99 at that rate. Then bench/redis-memory.js (BENCH_MEMORY=0 skips).
+ * (bench/paced.js, open loop, evenly spaced) for p50/p99 at that rate. Then bench/redis-memory.js (BENCH_MEMORY=0 skips).
  *
  * Env: BENCH_DURATION (s, default 10), BENCH_ROUNDS (3), BENCH_WARMUP (s, 2), WORKERS (cores),
- * BENCH_CONNECTIONS (64), BENCH_RATE (checks, req/s, 5000), BENCH_ISSUE_RATE (issuance, req/s,
+ * BENCH_CONNECTIONS (64), BENCH_RATE (checks, req/s, 5000), BENCH_RATE_LOW (checks again, 1000; 0 skips),
+ * BENCH_ISSUE_RATE (issuance, req/s,
  * 200), BENCH_SIGN_SECONDS (3), BENCH_LOG_LEVEL (gateway LOG_LEVEL, default warn),
  * BASELINE_WORKERS (default WORKERS), BENCH_RSA_BITS (default: the gateway's generated key
  * size), REDIS_URL (redis://127.0.0.1:6379), BENCH_JSON (write the figures there), BENCH_MEMORY.
@@ -26,6 +28,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { pacedLoad } = require('./paced');
 const Redis = require('ioredis');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -48,6 +51,7 @@ const settings = {
   workers: intEnv('WORKERS', cores, 1, 256),
   connections: intEnv('BENCH_CONNECTIONS', 64, 1, 4096),
   rate: intEnv('BENCH_RATE', 5000, 1, 1_000_000),
+  lowRate: intEnv('BENCH_RATE_LOW', 1000, 0, 1_000_000),
   issueRate: intEnv('BENCH_ISSUE_RATE', 200, 1, 1_000_000),
   signSeconds: intEnv('BENCH_SIGN_SECONDS', 3, 1, 60),
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
@@ -276,6 +280,37 @@ async function main() {
     JWT_ISSUER: 'https://gateway.bench',
     LOG_LEVEL: settings.logLevel,
   });
+  // The same gateway under JWT_ALGORITHM=ES256 and EdDSA (contract §7), for issuance only.
+  const otherAlgorithms = [];
+  for (const [alg, type, options] of [
+    ['ES256', 'ec', { namedCurve: 'prime256v1' }],
+    ['EdDSA', 'ed25519', {}],
+  ]) {
+    const dir = path.join(tmpDir, `keys-${alg}`);
+    fs.mkdirSync(dir);
+    const file = path.join(dir, `${alg}.pem`);
+    fs.writeFileSync(
+      file,
+      crypto.generateKeyPairSync(type, { ...options, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey,
+      { mode: 0o600 },
+    );
+    fs.utimesSync(file, dayAgo, dayAgo);
+    const port = await freePort();
+    const child = startChild(`gateway ${alg}`, ['dist/server.js'], {
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      WORKERS: String(settings.workers),
+      REDIS_URL: settings.redisUrl,
+      REDIS_PREFIX: `${GATEWAY_PREFIX}${alg.toLowerCase()}:`,
+      ADMIN_TOKEN,
+      KEYS_DIR: dir,
+      JWT_ISSUER: 'https://gateway.bench',
+      JWT_ALGORITHM: alg,
+      LOG_LEVEL: settings.logLevel,
+    });
+    otherAlgorithms.push({ alg, child, url: `http://127.0.0.1:${port}` });
+  }
   const baseline = startChild('baseline', ['bench/baseline/server.js'], {
     PORT: String(basePort),
     HOST: '127.0.0.1',
@@ -295,6 +330,7 @@ async function main() {
   const base = `http://127.0.0.1:${basePort}`;
   const floorUrl = `http://127.0.0.1:${floorPort}`;
   await waitHttp(`${gw}/readyz`, gateway);
+  for (const other of otherAlgorithms) await waitHttp(`${other.url}/readyz`, other.child);
   await waitHttp(`${base}/`, baseline);
   await waitHttp(`${floorUrl}/hello`, floor);
 
@@ -311,6 +347,16 @@ async function main() {
     JSON.stringify({
       data: { apiKey, authToken, userId, userProperties: { organizationId: 'org-1', email: `${userId}@example.com` }, expiresIn: 3600 },
     });
+  for (const other of otherAlgorithms) {
+    const made = await json(`${other.url}/v1/admin/accounts`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ data: { name: `bench ${other.alg}` } }),
+    });
+    const account = { apiKey: made.result.data.account.apiKey, authToken: made.result.data.authToken };
+    other.issueBody = (userId) =>
+      JSON.stringify({ data: { ...account, userId, userProperties: { organizationId: 'org-1', email: `${userId}@example.com` }, expiresIn: 3600 } });
+  }
   const users = Array.from({ length: TOKEN_POOL }, (_, i) => `user-${i}`);
   const gwTokens = [];
   for (const userId of users) {
@@ -349,6 +395,7 @@ async function main() {
       ),
     ),
     'baseline issuance': scenario(base, 'POST', '/token', [jsonHeaders], users.slice(0, 10).map(issueBody)),
+    ...Object.fromEntries(otherAlgorithms.map((o) => [`gateway issuance ${o.alg}`, scenario(o.url, 'POST', '/v1/auth/token/get', [jsonHeaders], users.slice(0, 10).map(o.issueBody))])),
     'baseline introspection': scenario(base, 'POST', '/introspect', [formHeaders], baseTokens.map(form)),
     floor: scenario(floorUrl, 'GET', '/hello', [{}], []),
   };
@@ -412,10 +459,15 @@ async function main() {
     ['gateway forward auth', settings.rate],
     ['gateway identify', settings.rate],
     ['baseline introspection', settings.rate],
+    // The same at a rate a small machine sustains (BENCH_RATE_LOW=0 skips it).
+    ...(settings.lowRate > 0
+      ? ['gateway introspection', 'gateway forward auth', 'gateway identify', 'baseline introspection'].map((n) => [n, settings.lowRate])
+      : []),
   ];
   for (const [name, rate] of pacedPlan) {
     process.stderr.write(`paced ${rate} req/s: ${name}\n`);
-    paced[name] = { rate, ...(await load(scenarios[name], settings.duration, { overallRate: rate })) };
+    const s = scenarios[name];
+    paced[`${name}@${rate}`] = { name, rate, ...(await pacedLoad({ url: s.url, requests: s.requests, rate, seconds: settings.duration, connections: settings.connections })) };
   }
 
   const loadAvgAfter = os.loadavg();
@@ -426,6 +478,7 @@ async function main() {
     ['introspection', 'gateway introspection', baseCheck],
     ['forward auth', 'gateway forward auth', baseCheck],
     ['identify', 'gateway identify', baseCheck],
+    ...otherAlgorithms.map((o) => [`issuance (${o.alg})`, `gateway issuance ${o.alg}`, baseIssue]),
   ];
   const out = [];
   out.push('');
@@ -469,12 +522,12 @@ async function main() {
       (sign2048 ? ` For reference, a 2048-bit key: ${fmt(sign2048.signsPerSecond)} signatures/s (${ratio(sign2048.signsPerSecond / sign.signsPerSecond)}).` : ''),
   );
   out.push('');
-  out.push('Paced (fixed offered rate, one run each):');
+  out.push('Paced (fixed offered rate, evenly spaced, latency from each request\'s due time; one run each):');
   out.push(
     table(
       ['target', 'offered req/s', 'achieved req/s', 'p50 ms', 'p99 ms', 'failed'],
-      pacedPlan.map(([name]) => {
-        const p = paced[name];
+      pacedPlan.map(([name, rate]) => {
+        const p = paced[`${name}@${rate}`];
         return [name, fmt(p.rate), fmt(p.rps), fmt(p.p50, 1), fmt(p.p99, 1), p.bad];
       }),
     ),
@@ -504,9 +557,9 @@ async function main() {
 }
 
 // A hard bound on the whole run: warm-ups, rounds, paced runs, capacity, memory, plus slack.
-const scenarioCount = 7;
+const scenarioCount = 9;
 const budgetSeconds =
-  scenarioCount * (settings.warmup + settings.rounds * settings.duration) + 6 * settings.duration + 2 * settings.signSeconds + 600;
+  scenarioCount * (settings.warmup + settings.rounds * settings.duration) + 10 * settings.duration + 2 * settings.signSeconds + 600;
 const deadline = setTimeout(() => {
   process.stderr.write(`bench: over its ${budgetSeconds} s budget, stopping\n`);
   void cleanup().then(() => process.exit(1));

@@ -3,7 +3,7 @@
  * their auth tokens. It holds the gateway's ADMIN_TOKEN, so it belongs in operator tooling
  * only, never in a customer's backend or a browser. Uses only `fetch`.
  */
-import { call, makeTransport, resultData, type FetchLike, type Transport } from './http';
+import { authorizedCaller, makeTransport, pathSegment, resultData, type FetchLike, type Transport } from './http';
 
 export interface AdminClientOptions {
   /** The gateway's origin, e.g. `https://auth.example.com` (a path prefix is kept). */
@@ -60,11 +60,10 @@ export interface AdminClient {
   };
 }
 
-/** One path segment; "." and ".." cannot travel in a URL path (every fetch resolves them). */
+/** A non-empty path segment. */
 function segment(name: string, value: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty string.`);
-  if (value === '.' || value === '..') throw new TypeError(`The ${name} "${value}" cannot be sent in a URL path.`);
-  return encodeURIComponent(value);
+  return pathSegment(name, value);
 }
 
 export function createAdminClient(options: AdminClientOptions): AdminClient {
@@ -75,8 +74,7 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
   const authorization = `Bearer ${options.adminToken}`;
 
   /** A call authenticated as the operator (Bearer ADMIN_TOKEN). */
-  const asAdmin = (method: 'GET' | 'POST' | 'DELETE', path: string, json?: unknown) =>
-    call(transport, path, { method, headers: { Authorization: authorization }, ...(json === undefined ? {} : { json }) });
+  const asAdmin = authorizedCaller(transport, authorization);
   const tokensPath = (accountId: string) => `/v1/admin/accounts/${segment('accountId', accountId)}/auth-tokens`;
 
   return {

@@ -36,6 +36,21 @@ export interface CallResult {
   body: unknown;
 }
 
+/** A caller that sends every request with this Authorization header (and a JSON body when given). */
+export function authorizedCaller(transport: Transport, authorization: string) {
+  return (method: CallOptions['method'], path: string, json?: unknown): Promise<CallResult> =>
+    call(transport, path, { method, headers: { Authorization: authorization }, ...(json === undefined ? {} : { json }) });
+}
+
+/**
+ * One URL path segment. WHATWG URLs (every fetch) resolve "." and ".." segments, encoded or
+ * not: such a value cannot reach the route it names, so say so instead of calling another path.
+ */
+export function pathSegment(name: string, value: string): string {
+  if (value === '.' || value === '..') throw new TypeError(`The ${name} "${value}" cannot be sent in a URL path.`);
+  return encodeURIComponent(value);
+}
+
 /** Sends the request; answers any 2xx with its parsed body, throws GatewayClientError otherwise. */
 export async function call(transport: Transport, path: string, options: CallOptions): Promise<CallResult> {
   const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };

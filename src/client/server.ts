@@ -5,7 +5,16 @@
  * runtimes.
  */
 import { GatewayClientError } from './errors';
-import { call, invalidResponse, makeTransport, resultData, type FetchLike, type Transport } from './http';
+import {
+  authorizedCaller,
+  call,
+  invalidResponse,
+  makeTransport,
+  pathSegment,
+  resultData,
+  type FetchLike,
+  type Transport,
+} from './http';
 import type { IdentifiedUser, SessionUser } from './session';
 
 export interface GatewayClientOptions {
@@ -209,14 +218,8 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
   const authorization = basicCredentials(apiKey, authToken);
 
   /** A call authenticated as the account (HTTP Basic). */
-  const asAccount = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, json?: unknown) =>
-    call(transport, path, { method, headers: { Authorization: authorization }, ...(json === undefined ? {} : { json }) });
-  const userPath = (userId: string) => {
-    // WHATWG URLs (every fetch) resolve "." and ".." segments, encoded or not: such an id
-    // cannot reach /v1/users/{userId}, so say so instead of calling another path.
-    if (userId === '.' || userId === '..') throw new TypeError(`The userId "${userId}" cannot be sent in a URL path.`);
-    return `/v1/users/${encodeURIComponent(userId)}`;
-  };
+  const asAccount = authorizedCaller(transport, authorization);
+  const userPath = (userId: string) => `/v1/users/${pathSegment('userId', userId)}`;
 
   return {
     async getToken(request) {

@@ -78,8 +78,8 @@ export function httpLogger(logger: Logger) {
 }
 
 function failureLogger(logger: Logger) {
+  if (!logger.isLevelEnabled('error')) return (_req: IncomingMessage, _res: ServerResponse, next: () => void): void => next();
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    if (!logger.isLevelEnabled('error')) return next();
     const started = performance.now();
     res.once('finish', () => {
       if (res.statusCode < 500) return;

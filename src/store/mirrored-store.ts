@@ -151,10 +151,10 @@ export class MirroredStore implements GatewayStore {
     if (this.closed) return;
     try {
       while (this.unsent.length > 0) {
-        await this.inner.client.publish(this.channel, JSON.stringify(this.unsent[0]));
+        await this.send(this.unsent[0]!);
         this.unsent.shift();
       }
-      await this.inner.client.publish(this.channel, JSON.stringify({ t: 'hb', i: this.instanceId }));
+      await this.send({ t: 'hb', i: this.instanceId });
     } catch {
       // Redis unreachable: the missing heartbeat takes the mirror out of service.
     }
@@ -227,9 +227,13 @@ export class MirroredStore implements GatewayStore {
     await this.publish(notice);
   }
 
+  private send(notice: Notice): Promise<number> {
+    return this.inner.client.publish(this.channel, JSON.stringify(notice));
+  }
+
   private async publish(notice: Notice): Promise<void> {
     try {
-      await this.inner.client.publish(this.channel, JSON.stringify(notice));
+      await this.send(notice);
     } catch (error) {
       // The write is stored but the others were not told: tell them as soon as Redis answers.
       if (this.unsent.length < 10_000) this.unsent.push(notice);

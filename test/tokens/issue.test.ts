@@ -1,11 +1,11 @@
 /** issueToken and the verifier, without HTTP. */
 import { createAccount } from '../../src/accounts';
 import { ManualClock } from '../../src/clock';
-import { GatewayError } from '../../src/errors';
 import { KeyRing } from '../../src/keys';
 import { MemoryStore, StoreUnavailableError } from '../../src/store';
 import { sign } from 'node:crypto';
 import { issueToken, revokeOrganization, revokeUser, TokenVerifier } from '../../src/tokens';
+import { codeOf } from '../helpers/outcome';
 import { makeKeysDir, rsaKeyPairPem } from '../helpers/keys';
 
 async function setup() {
@@ -34,15 +34,6 @@ async function setup() {
   const request = { apiKey: acme.account.apiKey, authToken: acme.authToken, userId: 'u1', organizationId: 'o1' };
   return { clock, store, keyRing, verifier, acme, deps, request };
 }
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    return (error as GatewayError).code;
-  }
-};
 
 describe('issueToken + TokenVerifier', () => {
   test('an issued token verifies with its claims', async () => {

@@ -8,12 +8,12 @@ import path from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import { createAccount } from '../../src/accounts';
 import { ManualClock } from '../../src/clock';
-import type { GatewayError } from '../../src/errors';
 import { KeyRing } from '../../src/keys';
 import { MemoryStore } from '../../src/store';
 import { issueToken, revokeUser, TokenVerifier } from '../../src/tokens';
 import * as jws from '../../src/tokens/jws';
 import { VerifiedTokenCache } from '../../src/tokens/verified-cache';
+import { codeOf } from '../helpers/outcome';
 import { makeKeysDir, rsaKeyPairPem, rsaPrivateKeyPem } from '../helpers/keys';
 
 const ISSUER = 'https://gw.test';
@@ -49,15 +49,6 @@ async function setup(options: { cacheSize?: number; keysDir?: string } = {}) {
     );
   return { clock, store, keyRing, keysDir, verifier, acme, apiKey, issue };
 }
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    return (error as GatewayError).code;
-  }
-};
 
 async function customerToken(privateKeyPem: string, iss: string, clock: ManualClock): Promise<string> {
   const iat = Math.floor(clock.now() / 1000);

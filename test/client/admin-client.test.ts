@@ -3,32 +3,9 @@
  * accounts.create and authTokens.add/list/remove (contract §5), each with its failures.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createAdminClient, createGatewayClient, GatewayClientError, type AdminClient } from '../../src/client';
+import { createAdminClient, createGatewayClient, type AdminClient } from '../../src/client';
 import { ADMIN_TOKEN, buildTestGateway, type TestGateway } from '../helpers/app';
-
-/** Runs `fn` and answers the GatewayClientError it throws. */
-async function failure(fn: () => Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayClientError);
-    return error as GatewayClientError;
-  }
-  throw new Error('expected a GatewayClientError, got success');
-}
-
-async function listen(gw: TestGateway): Promise<{ server: Server; baseUrl: string }> {
-  const server = gw.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', resolve));
-  return { server, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function stop(server: Server, gw: TestGateway): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await gw.close();
-}
+import { failure, listen, stop } from '../helpers/live';
 
 describe('createAdminClient against a live gateway', () => {
   let gw: TestGateway;

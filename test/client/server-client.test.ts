@@ -4,28 +4,16 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createGatewayClient, GatewayClientError, type GatewayClient } from '../../src/client';
 import { ManualClock } from '../../src/clock';
-import { MemoryStore, StoreUnavailableError, type GatewayStore } from '../../src/store';
 import { buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { failure, listen, stop, switchableMemoryStore } from '../helpers/live';
 
 const { publicKey: customerPublicKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
   publicKeyEncoding: { type: 'spki', format: 'pem' },
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
 });
-
-/** Runs `fn` and answers the GatewayClientError it throws. */
-async function failure(fn: () => Promise<unknown>): Promise<GatewayClientError> {
-  try {
-    await fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayClientError);
-    return error as GatewayClientError;
-  }
-  throw new Error('expected a GatewayClientError, got success');
-}
 
 describe('createGatewayClient against a live gateway', () => {
   let gw: TestGateway;
@@ -42,37 +30,19 @@ describe('createGatewayClient against a live gateway', () => {
     return res;
   };
 
-  /** While set, the memory store fails like an unreachable Redis. */
-  let storeDown = false;
-  function switchableStore(clock: ManualClock): GatewayStore {
-    const inner = new MemoryStore({ clock, sweepIntervalMs: 0 });
-    return new Proxy(inner, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (storeDown && prop !== 'close') return Promise.reject(new StoreUnavailableError());
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  }
+  /** The memory store, failing like an unreachable Redis while `switchable.down` is set. */
+  let switchable: ReturnType<typeof switchableMemoryStore>;
 
   beforeAll(async () => {
     const clock = new ManualClock(Date.now());
-    const store = switchableStore(clock);
+    switchable = switchableMemoryStore(clock);
+    const { store } = switchable;
     gw = await buildTestGateway({ clock, store: { store, prefix: '', cleanup: () => store.close() } });
-    server = gw.app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, baseUrl } = await listen(gw));
   });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await gw.close();
-  });
+  afterAll(() => stop(server, gw));
   beforeEach(async () => {
-    storeDown = false;
+    switchable.down = false;
     acme = await gw.createAccount('Acme');
     other = await gw.createAccount('Other');
     client = createGatewayClient({ baseUrl: `${baseUrl}/`, apiKey: acme.apiKey, authToken: acme.authToken, fetch: recordingFetch });
@@ -218,10 +188,10 @@ describe('createGatewayClient against a live gateway', () => {
 
     test('verify: 503 store_unavailable while the token store is unreachable, retryable', async () => {
       const { token } = await client.getToken({ userId: 'user-1', organizationId: 'org-1' });
-      storeDown = true;
+      switchable.down = true;
       const error = await failure(() => client.verify(token));
       expect(error).toMatchObject({ httpStatus: 503, status: 'UNAVAILABLE', code: 'store_unavailable', retryable: true });
-      storeDown = false;
+      switchable.down = false;
       expect((await client.verify(token)).userId).toBe('user-1');
     });
 

@@ -3,7 +3,6 @@
  * timers (never real time), then the same session against a live gateway.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   createGatewayClient,
   createUserSession,
@@ -15,8 +14,8 @@ import {
   type UserSessionOptions,
 } from '../../src/client';
 import { ManualClock } from '../../src/clock';
-import { MemoryStore, StoreUnavailableError, type GatewayStore } from '../../src/store';
 import { buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { listen, stop, switchableMemoryStore } from '../helpers/live';
 
 /** Timers on a ManualClock: they fire only when the test moves the clock. */
 class FakeTimers {
@@ -506,40 +505,21 @@ describe('createUserSession against a live gateway', () => {
   let baseUrl: string;
   let acme: TestAccount;
   let timers: FakeTimers;
-  let storeDown = false;
+  /** The memory store, failing like an unreachable Redis while `switchable.down` is set. */
+  let switchable: ReturnType<typeof switchableMemoryStore>;
   const LIFETIME = 600;
-
-  /** The memory store, failing like an unreachable Redis while `storeDown` is set. */
-  function switchableStore(): GatewayStore {
-    const inner = new MemoryStore({ sweepIntervalMs: 0 });
-    return new Proxy(inner, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (storeDown && prop !== 'close') return Promise.reject(new StoreUnavailableError());
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  }
 
   beforeAll(async () => {
     const clock = new ManualClock(Date.now());
-    const store = switchableStore();
+    switchable = switchableMemoryStore();
+    const { store } = switchable;
     gw = await buildTestGateway({ clock, store: { store, prefix: '', cleanup: () => store.close() } });
-    server = gw.app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, baseUrl } = await listen(gw));
     acme = await gw.createAccount('Acme');
   });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await gw.close();
-  });
+  afterAll(() => stop(server, gw));
   beforeEach(() => {
-    storeDown = false;
+    switchable.down = false;
     timers = new FakeTimers(gw.clock);
   });
 
@@ -592,7 +572,7 @@ describe('createUserSession against a live gateway', () => {
     expect(tokens[0]).toBe(session.getToken());
 
     // Backoff on 503: the store goes away; the session retries on its own and recovers.
-    storeDown = true;
+    switchable.down = true;
     const failed = await session.refresh().catch((e: unknown) => e as GatewayClientError);
     expect(failed).toMatchObject({ code: 'store_unavailable', status: 'UNAVAILABLE', httpStatus: 503, retryable: true });
     expect((failed as GatewayClientError).requestId).toBeTruthy();
@@ -600,7 +580,7 @@ describe('createUserSession against a live gateway', () => {
     const retryFailed = next(session, 'error');
     timers.fireNext();
     expect(await retryFailed).toMatchObject({ willRetry: true, retryInMs: 1500, error: { code: 'store_unavailable' } });
-    storeDown = false;
+    switchable.down = false;
     const recovered = next(session, 'token_refreshed');
     timers.fireNext();
     await recovered;
@@ -637,7 +617,7 @@ describe('createUserSession against a live gateway', () => {
     });
     await session.identify();
     const token = session.getToken();
-    storeDown = true;
+    switchable.down = true;
     let expired: SessionEvents['token_expired'] | undefined;
     session.on('token_expired', (payload) => {
       expired = payload;
@@ -654,6 +634,6 @@ describe('createUserSession against a live gateway', () => {
     expect(retries).toEqual([2500, 2500, 2500, 2500, 2500]);
     expect(session.getToken()).toBeUndefined();
     session.close();
-    storeDown = false;
+    switchable.down = false;
   });
 });

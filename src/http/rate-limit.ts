@@ -31,7 +31,7 @@ import {
 import { CREDENTIAL_PATTERN } from '../accounts/secrets';
 import type { Config } from '../config';
 import { GatewayError, storeUnavailable } from '../errors';
-import { RedisStore, type GatewayStore } from '../store';
+import type { GatewayStore } from '../store';
 import type { RateLimitName } from './metrics';
 
 export type RateLimits = Config['rateLimits'];
@@ -45,34 +45,15 @@ export interface AbuseLimiterOptions {
   now?: () => number;
 }
 
-/**
- * The Redis store a store is, or wraps (a store in front of Redis keeps it as `inner`);
- * undefined for the memory store.
- */
-export function redisStoreBehind(store: GatewayStore): RedisStore | undefined {
-  let current: unknown = store;
-  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
-    if (current instanceof RedisStore) return current;
-    current = (current as { inner?: unknown }).inner;
-  }
-  return undefined;
-}
-
-/** The key prefix the Redis store writes under; the limiter keys go under it too. */
-function storePrefix(store: RedisStore): string {
-  const prefix = (store as unknown as { prefix?: unknown }).prefix;
-  return typeof prefix === 'string' ? prefix : 'tg:';
-}
-
 /** Memory counters, kept per store object so that apps sharing a store share its limits. */
 const memoryLimiters = new WeakMap<GatewayStore, Map<string, RateLimiterMemory>>();
 
 function makeLimiter(store: GatewayStore, name: string, points: number, duration: number): RateLimiterAbstract {
-  const redis = redisStoreBehind(store);
+  const redis = store.redisBacking();
   if (redis) {
     return new RateLimiterRedis({
       storeClient: redis.client,
-      keyPrefix: `${storePrefix(redis)}rl:${name}`,
+      keyPrefix: `${redis.prefix}rl:${name}`,
       points,
       duration,
       // The client never queues (the store is built fail-fast): a Redis that is not ready is a
@@ -131,7 +112,7 @@ export class AbuseLimiter {
     this.onLimited = options.onLimited ?? (() => undefined);
     this.now = options.now ?? Date.now;
     // Memory counters are local and cheap to read: they are read every time.
-    this.cleanAddresses = redisStoreBehind(store) ? new Map() : undefined;
+    this.cleanAddresses = store.redisBacking() ? new Map() : undefined;
   }
 
   /** Step 1: 429 when this address is over its failed-check limit, whatever it presents. */

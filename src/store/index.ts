@@ -5,6 +5,7 @@ export type {
   TokenStore,
   AuthTokenRecord,
   GatewayStore,
+  RedisBacking,
   IssuanceContext,
   IssuedTokenRecord,
   TokenContext,

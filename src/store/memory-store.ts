@@ -69,6 +69,10 @@ export interface MemoryStoreOptions {
 
 export class MemoryStore implements GatewayStore {
   readonly kind = 'memory' as const;
+
+  redisBacking(): undefined {
+    return undefined;
+  }
   private readonly clock: Clock;
   private readonly accounts = new Map<string, AccountState>();
   private readonly apiKeyById = new Map<string, string>();

@@ -33,7 +33,7 @@ import type {
   TokenContextQuery,
   UserEntry,
 } from './types';
-import { StoreUnavailableError } from './types';
+import { StoreUnavailableError, type RedisBacking } from './types';
 
 type Subscriber = Redis | Cluster;
 
@@ -86,6 +86,10 @@ export interface MirrorStats {
 
 export class MirroredStore implements GatewayStore {
   readonly kind = 'redis' as const;
+
+  redisBacking(): RedisBacking | undefined {
+    return this.inner.redisBacking();
+  }
   private readonly accounts = new Map<string, AccountMirror>();
   private readonly instanceId = randomBytes(8).toString('hex');
   private readonly channel: string;

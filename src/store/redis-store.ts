@@ -29,7 +29,7 @@ import type {
   TokenContextQuery,
   UserEntry,
 } from './types';
-import { StoreUnavailableError } from './types';
+import { StoreUnavailableError, type RedisBacking } from './types';
 
 type RedisClient = Redis | Cluster;
 
@@ -79,6 +79,10 @@ export function createRedisClusterClient(nodes: ClusterNode[], options: RedisCon
 
 export class RedisStore implements GatewayStore {
   readonly kind = 'redis' as const;
+
+  redisBacking(): RedisBacking {
+    return { client: this.client, prefix: this.prefix };
+  }
 
   constructor(
     readonly client: RedisClient,

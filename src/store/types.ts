@@ -9,6 +9,8 @@
  * turn that into 503 and never guess.
  */
 
+import type { Cluster, Redis } from 'ioredis';
+
 export interface AccountRecord {
   id: string;
   name: string;
@@ -109,8 +111,17 @@ export interface TokenStore {
   getTokenContext(query: TokenContextQuery): Promise<TokenContext>;
 }
 
+/** The Redis connection a store writes through, for what must share it (the rate limiter). */
+export interface RedisBacking {
+  client: Redis | Cluster;
+  /** The key prefix the store writes under; keys of others go under it too. */
+  prefix: string;
+}
+
 export interface GatewayStore extends AccountStore, UserDirectory, TokenStore {
   readonly kind: 'memory' | 'redis';
+  /** The Redis connection behind this store; undefined for the memory store. */
+  redisBacking(): RedisBacking | undefined;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

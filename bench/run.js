@@ -279,6 +279,8 @@ async function main() {
     KEYS_DIR: keysDir,
     JWT_ISSUER: 'https://gateway.bench',
     LOG_LEVEL: settings.logLevel,
+    // The issuance runs measure signing capacity, not the per-apiKey quota (on by default).
+    ISSUANCE_QUOTA_PER_MINUTE: '0',
   });
   // The same gateway under JWT_ALGORITHM=ES256 and EdDSA (contract §7), for issuance only.
   const otherAlgorithms = [];
@@ -308,6 +310,7 @@ async function main() {
       JWT_ISSUER: 'https://gateway.bench',
       JWT_ALGORITHM: alg,
       LOG_LEVEL: settings.logLevel,
+      ISSUANCE_QUOTA_PER_MINUTE: '0',
     });
     otherAlgorithms.push({ alg, child, url: `http://127.0.0.1:${port}` });
   }
@@ -384,7 +387,7 @@ async function main() {
   const scenarios = {
     'gateway issuance': scenario(gw, 'POST', '/v1/auth/token/get', [jsonHeaders], users.slice(0, 10).map(issueBody)),
     'gateway introspection': scenario(gw, 'POST', '/v1/auth/token/introspect', [formHeaders], gwTokens.map(form)),
-    'gateway forward auth': scenario(gw, 'GET', '/v1/auth/verify', gwTokens.map((t) => ({ authorization: `Bearer ${t}` })), []),
+    'gateway forward auth': scenario(gw, 'GET', `/v1/auth/verify?apiKey=${encodeURIComponent(apiKey)}`, gwTokens.map((t) => ({ authorization: `Bearer ${t}` })), []),
     'gateway identify': scenario(
       gw,
       'POST',

@@ -20,7 +20,8 @@ import { requestIdOf } from './http/request-id';
 import { routeTable, type Handler, type Method, type RouteSpec } from './http/routes';
 import { presentedCredentials, requireAdmin } from './http/auth';
 import { GatewayMetrics, METRICS_PATH, metricsEndpoint } from './http/metrics';
-import { AbuseLimiter, redisStoreBehind } from './http/rate-limit';
+import { addressLimitKey } from './http/client-address';
+import { AbuseLimiter } from './http/rate-limit';
 
 export interface AppDeps {
   config: Config;
@@ -53,6 +54,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter): HttpContext
     maxGatewayLifetimeSeconds: config.maxTokenTtlSeconds,
     customerMaxLifetimeSeconds: config.customerTokenMaxTtlSeconds,
     verifiedCacheSize: config.verifiedTokenCacheSize,
+    unknownIssuerReadsPerSecond: config.unknownIssuerReadsPerSecond,
   });
   return {
     config,
@@ -116,7 +118,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   });
   const context = buildContext(deps, limiter);
   const { config, lifecycle } = context;
-  redisStoreBehind(deps.store)?.client.on('error', () => metrics.storeErrors.inc({ source: 'connection' }));
+  deps.store.redisBacking()?.client.on('error', () => metrics.storeErrors.inc({ source: 'connection' }));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -166,8 +168,11 @@ export function createApp(deps: AppDeps): GatewayApp {
   return { app, context };
 }
 
-/** The client address (the socket peer, or what TRUST_PROXY lets express read from X-Forwarded-For). */
-const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client address the limits count (the socket peer, or what TRUST_PROXY lets express read
+ * from X-Forwarded-For), IPv6 by its /64.
+ */
+const clientAddress = (req: Request): string => addressLimitKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /**
  * Routes that take account or admin credentials, and so are rate limited: the operator

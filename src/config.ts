@@ -4,10 +4,14 @@
  * message naming the variable.
  */
 import { z } from 'zod';
+import { CREDENTIAL_PATTERN } from './accounts/secrets';
 
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
 const MAX_TOKEN_LIFETIME_SECONDS = 172_800;
+
+/** Contract §8: the issuance quota is on by default, at 6,000 tokens a minute per apiKey (100 a second). */
+export const DEFAULT_ISSUANCE_QUOTA_PER_MINUTE = 6_000;
 
 const int = (name: string, def: number, min: number, max: number) =>
   z
@@ -140,7 +144,20 @@ const envSchema = z
     RATE_LIMIT_FAILED_AUTH_PER_ADDRESS: int('RATE_LIMIT_FAILED_AUTH_PER_ADDRESS', 60, 0, 1_000_000),
     RATE_LIMIT_FAILED_AUTH_PER_API_KEY: int('RATE_LIMIT_FAILED_AUTH_PER_API_KEY', 30, 0, 1_000_000),
     RATE_LIMIT_WINDOW_SECONDS: int('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
-    ISSUANCE_QUOTA_PER_MINUTE: int('ISSUANCE_QUOTA_PER_MINUTE', 0, 0, 100_000_000),
+    ISSUANCE_QUOTA_PER_MINUTE: int('ISSUANCE_QUOTA_PER_MINUTE', DEFAULT_ISSUANCE_QUOTA_PER_MINUTE, 0, 100_000_000),
+    UNKNOWN_ISSUER_READS_PER_SECOND: int('UNKNOWN_ISSUER_READS_PER_SECOND', 20, 1, 100_000),
+    FORWARD_AUTH_API_KEYS: list.transform((items, ctx) => {
+      for (const item of items) {
+        if (!CREDENTIAL_PATTERN.test(item)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `FORWARD_AUTH_API_KEYS must be a comma list of apiKeys (letters, digits, _ and -), got "${item}".`,
+          });
+          return z.NEVER;
+        }
+      }
+      return [...new Set(items)];
+    }),
   })
   .superRefine((env, ctx) => {
     if (env.REDIS_URL && env.REDIS_CLUSTER_NODES.length > 0) {
@@ -205,6 +222,16 @@ export interface Config {
   workers: number;
   /** How many verified tokens each process remembers, to skip repeat signature checks (0: off). */
   verifiedTokenCacheSize: number;
+  /**
+   * FORWARD_AUTH_API_KEYS: the accounts whose tokens forward auth accepts when the request names
+   * none with `?apiKey=` (contract §3.3); empty: every forward-auth request must name one.
+   */
+  forwardAuthApiKeys: string[];
+  /**
+   * UNKNOWN_ISSUER_READS_PER_SECOND: how many store reads per second this process spends on
+   * customer-token issuers it has never seen as an account (forged tokens cost no more).
+   */
+  unknownIssuerReadsPerSecond: number;
   rateLimits: {
     windowSeconds: number;
     failedAuthPerAddress: number;
@@ -254,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.TRUST_PROXY,
     workers: e.WORKERS,
     verifiedTokenCacheSize: e.VERIFIED_TOKEN_CACHE_SIZE,
+    forwardAuthApiKeys: e.FORWARD_AUTH_API_KEYS,
+    unknownIssuerReadsPerSecond: e.UNKNOWN_ISSUER_READS_PER_SECOND,
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       failedAuthPerAddress: e.RATE_LIMIT_FAILED_AUTH_PER_ADDRESS,

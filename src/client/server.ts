@@ -151,8 +151,9 @@ export interface GatewayClient {
   /** Rejects every token of the organization issued up to now. */
   revokeOrganization(organizationId: string): Promise<OrganizationRevocation>;
   /**
-   * Forward auth (GET /v1/auth/verify): the identity of a valid token, from the X-Auth-* headers.
-   * Throws on 401 (token_missing, token_invalid, token_expired, token_revoked, ...), 403
+   * Forward auth (GET /v1/auth/verify?apiKey=<this client's apiKey>): the identity of a valid
+   * token of this client's account, from the X-Auth-* headers; another account's token is 401
+   * token_invalid. Throws on 401 (token_missing, token_invalid, token_expired, token_revoked, ...), 403
    * permission_denied when `permission` is given and not granted, and 503 store_unavailable.
    */
   verify(token: string, options?: VerifyOptions): Promise<VerifiedIdentity>;
@@ -256,8 +257,10 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       if (typeof token !== 'string' || !/^[\x20-\x7E]*$/.test(token)) {
         throw new TypeError('The token cannot be sent in an Authorization header.');
       }
-      const query = verifyOptions.permission === undefined ? '' : `?permission=${encodeURIComponent(verifyOptions.permission)}`;
-      const response = await call(transport, `/v1/auth/verify${query}`, {
+      // Scoped to this client's account (contract §3.3): another account's token is 401.
+      const query = new URLSearchParams({ apiKey });
+      if (verifyOptions.permission !== undefined) query.set('permission', verifyOptions.permission);
+      const response = await call(transport, `/v1/auth/verify?${query}`, {
         method: 'GET',
         headers: { Authorization: `Bearer ${token}` },
       });

@@ -37,9 +37,15 @@ export async function revokeToken(
 ): Promise<TokenRevocationOutcome> {
   let verified;
   try {
-    verified = await deps.verifier.verify(token, { expectedApiKey: caller.apiKey, allowNotYetValid: true });
+    verified = await deps.verifier.verify(token, {
+      expectedApiKey: caller.apiKey,
+      // Another account's token is ignored without a store read.
+      accountScope: new Set([caller.apiKey]),
+      allowNotYetValid: true,
+    });
   } catch (error) {
-    if (isGatewayError(error) && error.code !== 'store_unavailable') return 'ignored';
+    // A retryable failure (store down, lookup budget spent) is never a silent "revoked".
+    if (isGatewayError(error) && !error.retryable) return 'ignored';
     throw error;
   }
   const { jti, exp } = verified.claims;

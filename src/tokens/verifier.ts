@@ -20,6 +20,7 @@ import { isPolicy, policyProblem } from '../policy';
 import type { GatewayStore, TokenContext } from '../store';
 import type { TokenClaims, TokenKind, VerifiedToken } from './claims';
 import { decodeToken, MalformedTokenError, MAX_TOKEN_LENGTH, verifySignature, type DecodedToken } from './jws';
+import { IssuerAdmission } from './issuer-admission';
 import { VerifiedTokenCache } from './verified-cache';
 
 export interface TokenVerifierOptions {
@@ -35,11 +36,19 @@ export interface TokenVerifierOptions {
   customerMaxLifetimeSeconds: number;
   /** How many verified tokens to remember (0: none); see verified-cache.ts. */
   verifiedCacheSize?: number;
+  /** UNKNOWN_ISSUER_READS_PER_SECOND; see issuer-admission.ts. */
+  unknownIssuerReadsPerSecond?: number;
 }
 
 export interface VerifyOptions {
   /** Identify and authorize name the account the token must belong to. */
   expectedApiKey?: string;
+  /**
+   * Forward auth (contract §3.3): the only accounts whose tokens are accepted. Checked on the
+   * token's unverified `aud` (gateway token) or `iss` (customer token) before any signature
+   * check or store read, so another account's token costs neither; it is token_invalid.
+   */
+  accountScope?: ReadonlySet<string>;
   /**
    * Revocation: a token whose nbf or iat is still ahead (issued by a clock ahead of this one)
    * is checked in every other way, so that revoking it takes effect once its time comes.
@@ -85,15 +94,21 @@ interface SignedToken {
 export class TokenVerifier {
   private readonly customerKeys = new PublicKeyCache();
   private readonly verified: VerifiedTokenCache;
+  private readonly issuers: IssuerAdmission;
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.verified = new VerifiedTokenCache(options.verifiedCacheSize ?? 10_000);
+    this.issuers = new IssuerAdmission({
+      store: options.store,
+      clock: options.clock,
+      readsPerSecond: options.unknownIssuerReadsPerSecond ?? 20,
+    });
   }
 
   async verify(token: string, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
     // Before any cryptography, the digest of the cache included.
     if (token.length > MAX_TOKEN_LENGTH) throw invalid('The token is too long.');
-    const { kind, claims, context } = await this.checkSignature(token);
+    const { kind, claims, context } = await this.checkSignature(token, verifyOptions.accountScope);
     this.checkTimes(claims, verifyOptions.allowNotYetValid === true);
     const account = context.account!;
     if (verifyOptions.expectedApiKey !== undefined && verifyOptions.expectedApiKey !== account.apiKey) {
@@ -108,9 +123,10 @@ export class TokenVerifier {
    * the very key that verified it would still be the one to verify it; any other is decoded,
    * its claims read and its signature checked, and cached once it has passed.
    */
-  private async checkSignature(token: string): Promise<SignedToken> {
+  private async checkSignature(token: string, scope: ReadonlySet<string> | undefined): Promise<SignedToken> {
     const digest = VerifiedTokenCache.digest(token);
     const cached = this.verified.get(digest);
+    if (cached) assertInScope(scope, cached.kind === 'gateway' ? cached.claims.aud : cached.claims.iss);
     if (cached?.kind === 'gateway' && this.options.keyRing.find(cached.kid!)?.publicKey === cached.key) {
       return { kind: 'gateway', claims: cached.claims, context: await this.gatewayContext(cached.claims) };
     }
@@ -131,6 +147,7 @@ export class TokenVerifier {
     if (typeof payload.iss !== 'string' || payload.iss.length === 0) throw invalid('The token has no issuer.');
 
     if (payload.iss === this.options.issuer) {
+      assertInScope(scope, payload.aud);
       const key = this.checkGatewaySignature(token, decoded);
       const claims = this.readClaims(payload, this.options.maxGatewayLifetimeSeconds);
       if (typeof claims.aud !== 'string' || !CREDENTIAL_PATTERN.test(claims.aud)) {
@@ -142,9 +159,13 @@ export class TokenVerifier {
     }
 
     // A customer token: its issuer names the account, whose uploaded key alone may verify it.
+    assertInScope(scope, payload.iss);
     if (decoded.header.alg !== 'RS256') throw invalid('Customer tokens must be signed with RS256.');
     if (!CREDENTIAL_PATTERN.test(payload.iss)) throw invalid('The token issuer is not a known account.');
     const claims = this.readClaims(payload, this.options.customerMaxLifetimeSeconds);
+    // Before the account's context is read (and mirrored): only issuers that are accounts, and
+    // a bounded number of reads a second for the ones not seen yet.
+    await this.issuers.admit(claims.iss);
     const context = await this.customerContext(claims);
     const key = this.customerKey(context);
     if (!key) throw invalid('The token issuer has no signing key.');
@@ -233,6 +254,13 @@ export class TokenVerifier {
       throw new GatewayError('token_not_yet_valid', 'The token is not valid yet.');
     }
     if (now >= claims.exp + tolerance) throw new GatewayError('token_expired', 'The token has expired.');
+  }
+}
+
+/** Forward auth's account scope, on the token's unverified account (contract §3.3). */
+function assertInScope(scope: ReadonlySet<string> | undefined, apiKey: unknown): void {
+  if (scope !== undefined && !(typeof apiKey === 'string' && scope.has(apiKey))) {
+    throw invalid('The token belongs to another account.');
   }
 }
 

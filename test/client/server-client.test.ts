@@ -148,15 +148,10 @@ describe('createGatewayClient against a live gateway', () => {
         tokenId: issued.tokenId,
         account: acme.apiKey,
       });
-      // Forward auth needs no account credentials: any client of the gateway can ask.
-      const { token } = await client.getToken({ userId: 'user-2', organizationId: 'org-2' });
-      expect(await otherClient().verify(token)).toEqual({
-        userId: 'user-2',
-        organizationId: 'org-2',
-        isAdmin: false,
-        tokenId: expect.any(String),
-        account: acme.apiKey,
-      });
+      // Scoped to the client's own account (contract §3.3): another account's client refuses it.
+      const { token } = await client.getToken({ userId: 'user-2', organizationId: 'org-2', isAdmin: true });
+      expect(await failure(() => otherClient().verify(token))).toMatchObject({ httpStatus: 401, code: 'token_invalid' });
+      expect((await client.verify(token)).userId).toBe('user-2');
     });
 
     test('verify with a permission: granted, or 403 permission_denied', async () => {

@@ -90,7 +90,7 @@ export interface RunningNginx {
  */
 export async function startNginx(
   binary: string,
-  values: { port: number; gatewayAddr: string; appAddr: string },
+  values: { port: number; gatewayAddr: string; appAddr: string; apiKey: string },
 ): Promise<RunningNginx> {
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'tg-nginx-'));
   chmodSync(prefix, 0o755); // nginx workers may run as another user when the tests run as root
@@ -98,6 +98,7 @@ export async function startNginx(
     NGINX_LISTEN: `127.0.0.1:${values.port}`,
     GATEWAY_ADDR: values.gatewayAddr,
     APP_ADDR: values.appAddr,
+    GATEWAY_API_KEY: values.apiKey,
   });
   writeFileSync(path.join(prefix, 'token-gateway.conf'), site);
   const conf = path.join(prefix, 'nginx.conf');

@@ -157,6 +157,11 @@ describe('Kubernetes manifests', () => {
       expect(pod.containers.map((c: Obj) => c.name).sort()).toEqual(['app', 'nginx', 'token-gateway']);
     });
 
+    it('names one account for forward auth, in nginx and in the gateway alike', () => {
+      expect(envValue(nginx, 'GATEWAY_API_KEY').value).toBe('ak_REPLACE_WITH_YOUR_APP_APIKEY');
+      expect(envValue(gateway, 'FORWARD_AUTH_API_KEYS').value).toBe(envValue(nginx, 'GATEWAY_API_KEY').value);
+    });
+
     it('points nginx at the gateway and the application over loopback', () => {
       expect(envValue(nginx, 'GATEWAY_ADDR').value).toBe(`127.0.0.1:${envValue(gateway, 'PORT').value}`);
       expect(envValue(nginx, 'APP_ADDR').value).toBe('127.0.0.1:3000');
@@ -211,7 +216,11 @@ describe('proxy configurations copy all six identity headers', () => {
       expect(conf).toMatch(new RegExp(`proxy_set_header\\s+${header}\\s+\\${set![1]};`));
     }
     expect(conf.match(/proxy_pass_request_body off;/g)?.length).toBe(conf.match(/internal;/g)?.length);
-    expect(conf).toMatch(/\?permission=admin:access;/);
+    // Every verify call names the application's account (contract §3.3).
+    const calls = conf.match(/proxy_pass http:\/\/token_gateway\/v1\/auth\/verify[^;]*;/g) ?? [];
+    expect(calls.length).toBe(2);
+    for (const call of calls) expect(call).toMatch(/\?apiKey=\$\{GATEWAY_API_KEY\}(&|;)/);
+    expect(conf).toMatch(/\?apiKey=\$\{GATEWAY_API_KEY\}&permission=admin:access;/);
   });
 
   it('Traefik: every ForwardAuth middleware names them in authResponseHeaders', () => {
@@ -223,7 +232,7 @@ describe('proxy configurations copy all six identity headers', () => {
     expect(middlewares.length).toBe(4);
     for (const middleware of middlewares) {
       expect(middleware.forwardAuth.authResponseHeaders).toEqual([...IDENTITY_HEADERS]);
-      expect(middleware.forwardAuth.address).toMatch(/\/v1\/auth\/verify(\?permission=[\w:]+)?$/);
+      expect(middleware.forwardAuth.address).toMatch(/\/v1\/auth\/verify\?apiKey=ak_REPLACE_WITH_YOUR_APP_APIKEY(&permission=[\w:]+)?$/);
       expect(middleware.forwardAuth.trustForwardHeader).toBe(false);
     }
   });
@@ -244,13 +253,16 @@ describe('proxy configurations copy all six identity headers', () => {
       const upstream = config.http_service.authorization_response.allowed_upstream_headers.patterns.map((p: Obj) => p.exact);
       expect(upstream).toEqual(lower);
       expect(config.http_service.authorization_response.allowed_upstream_headers_to_append).toBeUndefined();
-      expect(config.http_service.path_prefix).toMatch(/^\/v1\/auth\/verify\?/);
+      expect(config.http_service.path_prefix).toMatch(/^\/v1\/auth\/verify\?apiKey=ak_REPLACE_WITH_YOUR_APP_APIKEY&(permission=[\w:]+&)?original_path=$/);
       const cluster = envoy.static_resources.clusters.find((c: Obj) => c.name === config.http_service.server_uri.cluster);
       expect(cluster).toBeDefined();
     }
     expect(filters.at(-1)!.name).toBe('envoy.filters.http.router');
   });
 });
+
+/** The apiKey the recipes ship with, for the operator to replace with the application's. */
+const PLACEHOLDER_API_KEY = 'ak_REPLACE_WITH_YOUR_APP_APIKEY';
 
 describe('the requests the proxies build reach forward auth', () => {
   let gw: TestGateway;
@@ -267,7 +279,7 @@ describe('the requests the proxies build reach forward auth', () => {
   afterAll(() => gw.close());
 
   it('Envoy: path_prefix + the client path (query included) is answered, the permission kept', async () => {
-    const [plain, admin] = prefixes as [string, string];
+    const [plain, admin] = prefixes.map((prefix) => prefix.replace(PLACEHOLDER_API_KEY, acme.apiKey)) as [string, string];
     const reader = (await gw.issue(acme, { policy: { allow: ['document:read'] } })).token;
     const administrator = (await gw.issue(acme, { policy: { allow: ['admin:access'] } })).token;
     const ok = await request(gw.app).get(`${plain}/documents/1?x=1&y=2`).set('Authorization', `Bearer ${reader}`);
@@ -290,13 +302,21 @@ describe('the requests the proxies build reach forward auth', () => {
       .set('Authorization', `Bearer ${reader}`);
     expect(swallowed.status).toBe(403);
     expect((await request(gw.app).post(`${plain}/upload`).set('Authorization', 'Bearer nope')).status).toBe(401);
+    // Nor can it choose another account: a second apiKey member is 400 as well.
+    const other = await gw.createAccount('Other');
+    const otherToken = (await gw.issue(other)).token;
+    const rescoped = await request(gw.app).get(`${plain}/documents/1?x=1&apiKey=${other.apiKey}`).set('Authorization', `Bearer ${otherToken}`);
+    expect(rescoped.status).toBe(400);
+    // And the recipe as shipped, before the operator names the account, lets nobody in.
+    const unconfigured = await request(gw.app).get(`${prefixes[0]}/documents/1`).set('Authorization', `Bearer ${reader}`);
+    expect(unconfigured.status).toBe(401);
   });
 
   it('Traefik: the middleware address is answered as is', async () => {
     const { token } = await gw.issue(acme, { policy: { allow: ['admin:access'] } });
     const middlewares = parseAll(path.join(DEPLOY, 'traefik', 'dynamic.yml'))[0]!.http.middlewares as Obj;
     for (const middleware of Object.values(middlewares)) {
-      const url = new URL(middleware.forwardAuth.address as string);
+      const url = new URL((middleware.forwardAuth.address as string).replace(PLACEHOLDER_API_KEY, acme.apiKey));
       const res = await request(gw.app).get(`${url.pathname}${url.search}`).set('Authorization', `Bearer ${token}`);
       expect(res.status).toBe(200);
     }

@@ -39,6 +39,8 @@ describeWithNginx('nginx auth_request sidecar (deploy/nginx)', () => {
   let upstream: RecordingUpstream;
   let nginx: RunningNginx;
   let acme: TestAccount;
+  /** Another tenant of the same gateway. */
+  let evil: TestAccount;
 
   beforeAll(async () => {
     gw = await buildTestGateway();
@@ -46,12 +48,14 @@ describeWithNginx('nginx auth_request sidecar (deploy/nginx)', () => {
       const server = gw.app.listen(0, '127.0.0.1', () => resolve(server));
     });
     upstream = await startRecordingUpstream();
+    acme = await gw.createAccount('Acme');
+    evil = await gw.createAccount('Evil');
     nginx = await startNginx(nginxBinary!, {
       port: await freePort(),
       gatewayAddr: `127.0.0.1:${(gatewayServer.address() as AddressInfo).port}`,
       appAddr: `127.0.0.1:${upstream.port}`,
+      apiKey: acme.apiKey,
     });
-    acme = await gw.createAccount('Acme');
   }, 60_000);
 
   afterAll(async () => {
@@ -156,6 +160,24 @@ describeWithNginx('nginx auth_request sidecar (deploy/nginx)', () => {
         expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
       }
       expect(upstream.requests).toHaveLength(0);
+    });
+
+    it("another tenant's admin token (isAdmin, allow *) never reaches the application, not even /admin/", async () => {
+      const { token } = await gw.issue(evil, {
+        userId: 'victim-ceo',
+        userProperties: { organizationId: 'victim-org', isAdmin: true },
+        policy: { allow: ['*'] },
+      });
+      for (const path of ['/documents/1', '/admin/users']) {
+        const res = await through(path, { Authorization: `Bearer ${token}`, ...FORGED });
+        expect(res.status).toBe(401);
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token", error_description=".*another account/);
+      }
+      expect(upstream.requests).toHaveLength(0);
+      // The same kind of token from the application's own account does get in.
+      const own = await gw.issue(acme, { userProperties: { organizationId: 'org-1', isAdmin: true }, policy: { allow: ['*'] } });
+      expect((await through('/admin/users', { Authorization: `Bearer ${own.token}` })).status).toBe(200);
+      expect(upstream.requests).toHaveLength(1);
     });
 
     it('a token signed with a tampered payload is 401', async () => {

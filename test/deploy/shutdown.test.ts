@@ -10,7 +10,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ADMIN_TOKEN } from '../helpers/app';
+import { ADMIN_TOKEN, forwardAuthPath } from '../helpers/app';
 import { makeKeysDir } from '../helpers/keys';
 import { freePort, hasRedisServerBinary, startThrowawayRedis, type ThrowawayRedis } from '../setup/redis-server';
 import { send } from './harness';
@@ -105,7 +105,7 @@ describe('graceful shutdown of node dist/server.js', () => {
           try {
             const res = await send({
               port: gateway.port,
-              path: '/v1/auth/verify',
+              path: forwardAuthPath(token),
               headers: { Authorization: `Bearer ${token}` },
               agent: loadAgent,
             });
@@ -275,7 +275,7 @@ describe('graceful shutdown of node dist/server.js', () => {
       const token = await tokenFrom(gateway);
       const verified = await send({
         port: gateway.port,
-        path: '/v1/auth/verify',
+        path: forwardAuthPath(token),
         headers: { Authorization: `Bearer ${token}` },
       });
       expect(verified.status).toBe(200);
@@ -287,7 +287,7 @@ describe('graceful shutdown of node dist/server.js', () => {
       const outageAt = performance.now();
       const denied = await send({
         port: gateway.port,
-        path: '/v1/auth/verify',
+        path: forwardAuthPath(token),
         headers: { Authorization: `Bearer ${token}` },
       });
       expect(performance.now() - outageAt).toBeLessThan(1000);

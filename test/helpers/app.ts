@@ -116,3 +116,20 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
 export function basicAuth(account: { apiKey: string; authToken: string }): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(account.apiKey)}:${encodeURIComponent(account.authToken)}`).toString('base64')}`;
 }
+
+/**
+ * The forward-auth path a correctly configured proxy calls for this token: scoped (contract
+ * §3.3) to the account the token names, its `aud` (gateway token) or else its `iss` (customer
+ * token). Tests of the scope itself name the account explicitly instead.
+ */
+export function forwardAuthPath(token: string, query: Record<string, string> = {}): string {
+  let apiKey = 'ak_unreadable';
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    const named = typeof payload.aud === 'string' ? payload.aud : payload.iss;
+    if (typeof named === 'string') apiKey = named;
+  } catch {
+    // Not a JWT: any scope will do, the token is refused before it matters.
+  }
+  return `/v1/auth/verify?${new URLSearchParams({ apiKey, ...query })}`;
+}

@@ -193,7 +193,6 @@ interface AttackCase {
   introspectAs?: (w: World) => TestAccount;
   introspect?: Refusal;
   /** Forward auth: its own token, or its own Authorization headers (each must be refused). */
-  forwardToken?: (w: World) => string;
   forwardAuthorizations?: string[];
   forward?: 'token_missing';
 }
@@ -447,8 +446,12 @@ const CASES: AttackCase[] = [
     identifyApiKey: (w) => w.other.apiKey,
     identify: { status: 403, code: 'account_mismatch' },
     introspectAs: (w) => w.other,
-    // Forward auth names no account: the token itself names one that does not exist.
-    forwardToken: (w) => genuine(w, w.signer === 'gateway' ? { aud: w.unknownApiKey } : { iss: w.unknownApiKey }),
+    // Forward auth scoped to account B (contract §3.3) refuses A's token as token_invalid.
+  },
+  {
+    name: '10. a token of an account that does not exist, checked for that apiKey',
+    token: (w) => genuine(w, w.signer === 'gateway' ? { aud: w.unknownApiKey } : { iss: w.unknownApiKey }),
+    identifyApiKey: (w) => w.unknownApiKey,
   },
 
   // 11. Structure.
@@ -586,7 +589,8 @@ const CONTROLS: Control[] = [
 export interface Checks {
   identify(token: string, apiKey: string): Promise<request.Response>;
   introspect(token: string, caller: TestAccount): Promise<request.Response>;
-  forward(authorization: string): Promise<request.Response>;
+  /** Forward auth scoped to `apiKey` (contract §3.3). */
+  forward(authorization: string, apiKey: string): Promise<request.Response>;
   authorize(token: string, apiKey: string): Promise<request.Response>;
 }
 
@@ -603,7 +607,8 @@ export async function listen(gw: TestGateway): Promise<{ server: http.Server; ch
       request(url).post('/v1/auth/identify').send({ data: { apiKey, token, user: USER } }),
     introspect: (token, caller) =>
       request(url).post('/v1/auth/token/introspect').set('Authorization', basicAuth(caller)).type('form').send({ token }),
-    forward: (authorization) => request(url).get('/v1/auth/verify').set('Authorization', authorization),
+    forward: (authorization, apiKey) =>
+      request(url).get(`/v1/auth/verify?apiKey=${encodeURIComponent(apiKey)}`).set('Authorization', authorization),
     authorize: (token, apiKey) =>
       request(url).post('/v1/auth/authorize').send({ data: { apiKey, token, permission: PERMISSION } }),
   };
@@ -776,7 +781,7 @@ export function describeAttackTable(signer: SignerKind): void {
       });
 
       test('forward auth answers 200 with the identity headers', async () => {
-        const res = await checks.forward(`Bearer ${control.token(w)}`);
+        const res = await checks.forward(`Bearer ${control.token(w)}`, accountOf().apiKey);
         expect(res.status).toBe(200);
         expect(res.headers['x-auth-user-id']).toBe(USER.userId);
         expect(res.headers['x-auth-account']).toBe(accountOf().apiKey);
@@ -820,10 +825,10 @@ export function describeAttackTable(signer: SignerKind): void {
 
       test(`forward auth refuses it`, async () => {
         const authorizations = attack.forwardAuthorizations ?? [
-          `Bearer ${attack.forwardToken ? attack.forwardToken(w) : attack.token(w)}`,
+          `Bearer ${attack.token(w)}`,
         ];
         for (const authorization of authorizations) {
-          expectRefusedByForwardAuth(await checks.forward(authorization), attack.forward ?? code);
+          expectRefusedByForwardAuth(await checks.forward(authorization, apiKeyOf()), attack.forward ?? code);
         }
       });
 
@@ -839,7 +844,7 @@ export function describeAttackTable(signer: SignerKind): void {
         for (const token of [genuine(w, { filler: 'x'.repeat(100 * 1024) }), genuineOfLength(w, 8 * 1024 + 1)]) {
           expectRefusedByIdentify(await checks.identify(token, w.acme.apiKey), { status: 401, code: 'token_invalid' });
           expectInactive(await checks.introspect(token, w.acme));
-          expectRefusedByForwardAuth(await checks.forward(`Bearer ${token}`), 'token_invalid');
+          expectRefusedByForwardAuth(await checks.forward(`Bearer ${token}`, w.acme.apiKey), 'token_invalid');
           expectRefusedByIdentify(await checks.authorize(token, w.acme.apiKey), { status: 401, code: 'token_invalid' });
         }
         expect(spy).not.toHaveBeenCalled();

@@ -3,7 +3,7 @@
  * in CORS_ORIGINS, preflight included; no other route sends a CORS header.
  */
 import request from 'supertest';
-import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 
 const ALLOWED = 'https://app.example.com';
 const OTHER_ALLOWED = 'https://admin.example.com';
@@ -86,7 +86,7 @@ describe('CORS', () => {
         (o) => request(gw.app).post('/v1/auth/token/introspect').set('Origin', o).set('Authorization', basicAuth(account)).type('form').send({ token }),
       ],
       ['POST /v1/auth/token/revoke', (o) => request(gw.app).post('/v1/auth/token/revoke').set('Origin', o).type('form').send({ token: 'x' })],
-      ['GET /v1/auth/verify', (o) => request(gw.app).get('/v1/auth/verify').set('Origin', o).set('Authorization', `Bearer ${token}`)],
+      ['GET /v1/auth/verify', (o) => request(gw.app).get(forwardAuthPath(token)).set('Origin', o).set('Authorization', `Bearer ${token}`)],
       ['GET /v1/account/me', (o) => request(gw.app).get('/v1/account/me').set('Origin', o).set('Authorization', basicAuth(account))],
       ['POST /v1/admin/accounts', (o) => request(gw.app).post('/v1/admin/accounts').set('Origin', o).send({ data: { name: 'x' } })],
       ['GET /v1/users/alice', (o) => request(gw.app).get('/v1/users/alice').set('Origin', o).set('Authorization', basicAuth(account))],

@@ -8,7 +8,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose';
 import request from 'supertest';
-import { basicAuth, buildTestGateway, ISSUER, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, ISSUER, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { describeAttackTable } from '../helpers/attack-table';
 import { STORE_KINDS } from '../helpers/stores';
 
@@ -84,7 +84,7 @@ describe.each(STORE_KINDS)('customer-signed tokens on the %s store', (kind) => {
     request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(caller)).type('form').send({ token });
   const verify = (token: string, permission?: string) =>
     request(gw.app)
-      .get(`/v1/auth/verify${permission === undefined ? '' : `?permission=${encodeURIComponent(permission)}`}`)
+      .get(`/v1/auth/verify?${new URLSearchParams({ apiKey: acme.apiKey, ...(permission === undefined ? {} : { permission }) })}`)
       .set('Authorization', `Bearer ${token}`);
   const authorize = (token: string, permission: string, apiKey = acme.apiKey) =>
     request(gw.app).post('/v1/auth/authorize').send({ data: { apiKey, token, permission } });
@@ -397,7 +397,7 @@ describe.each(STORE_KINDS)('CUSTOMER_TOKEN_MAX_TTL=600 on the %s store', (kind) 
 
   test('gateway tokens keep their own limit', async () => {
     const { token: gatewayToken } = await gw.issue(acme, { expiresIn: 3600 });
-    const res = await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${gatewayToken}`);
+    const res = await request(gw.app).get(forwardAuthPath(gatewayToken)).set('Authorization', `Bearer ${gatewayToken}`);
     expect(res.status).toBe(200);
   });
 });

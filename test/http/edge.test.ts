@@ -4,7 +4,7 @@
  * 1–128 letters, digits, `.`, `_`, `-`, a new one otherwise.
  */
 import request from 'supertest';
-import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 
 const SECURITY_HEADERS: Record<string, RegExp> = {
   'x-content-type-options': /^nosniff$/,
@@ -36,8 +36,8 @@ describe('the HTTP edge', () => {
     ['readyz', () => request(gw.app).get('/readyz'), 200],
     ['metrics', () => request(gw.app).get('/metrics'), 200],
     ['jwks', () => request(gw.app).get('/.well-known/jwks.json'), 200],
-    ['forward auth (empty 200)', () => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`), 200],
-    ['forward auth 401', () => request(gw.app).get('/v1/auth/verify'), 401],
+    ['forward auth (empty 200)', () => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`), 200],
+    ['forward auth 401', () => request(gw.app).get(forwardAuthPath(token)), 401],
     [
       'introspection (bare JSON)',
       () => request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(account)).type('form').send({ token }),

@@ -7,7 +7,7 @@
  */
 import request from 'supertest';
 import { StoreUnavailableError } from '../../src/store';
-import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { STORE_KINDS } from '../helpers/stores';
 
 const USER = { userId: 'user-1', organizationId: 'org-1', email: 'user@example.com' };
@@ -22,7 +22,7 @@ describe.each(STORE_KINDS)('token context unreadable, caller fine, on the %s sto
     acme = await gw.createAccount('Acme');
     ({ token } = await gw.issue(acme, { policy: { allow: ['*'] } }));
     // Read once while the store answers, so that any cache in front of it is warm.
-    expect((await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect((await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)).status).toBe(200);
     jest.spyOn(gw.store, 'getTokenContext').mockRejectedValue(new StoreUnavailableError());
   });
   afterEach(async () => {
@@ -58,7 +58,7 @@ describe.each(STORE_KINDS)('token context unreadable, caller fine, on the %s sto
 
   test.each([
     ['identify', () => request(gw.app).post('/v1/auth/identify').send({ data: { apiKey: acme.apiKey, token, user: USER } })],
-    ['forward auth', () => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)],
+    ['forward auth', () => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)],
     ['authorize', () => request(gw.app).post('/v1/auth/authorize').send({ data: { apiKey: acme.apiKey, token, permission: 'x' } })],
   ])('%s is 503', async (_name, send) => {
     const res = await send();
@@ -95,7 +95,7 @@ describe.each(STORE_KINDS)('the whole store failing, on the %s store', (kind) =>
     ['identify', 'envelope', () => request(gw.app).post('/v1/auth/identify').send({ data: { apiKey: acme.apiKey, token, user: USER } })],
     ['introspection', 'oauth', () =>
       request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(acme)).type('form').send({ token })],
-    ['forward auth', 'envelope', () => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)],
+    ['forward auth', 'envelope', () => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)],
     ['token revocation', 'oauth', () =>
       request(gw.app).post('/v1/auth/token/revoke').set('Authorization', basicAuth(acme)).type('form').send({ token })],
     ['user revocation', 'envelope', () =>

@@ -30,7 +30,9 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
   });
   afterEach(() => gw.close());
 
-  const verify = (token: string, path = PATH) => request(gw.app).get(path).set('Authorization', `Bearer ${token}`);
+  /** The path a proxy configured for acme calls (contract §3.3). */
+  const scoped = () => `${PATH}?apiKey=${acme.apiKey}`;
+  const verify = (token: string, path = scoped()) => request(gw.app).get(path).set('Authorization', `Bearer ${token}`);
 
   function expectAllowed(res: request.Response): void {
     expect(res.status).toBe(200);
@@ -88,7 +90,7 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
       const input = `${encode({ alg: 'RS256', typ: 'JWT' })}.${encode({ iss: acme.apiKey, sub: 'cust-user', iat, exp: iat + 300 })}`;
       const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
       const res = await request(gw.app)
-        .get(PATH)
+        .get(scoped())
         .set('Authorization', `Bearer ${token}`)
         .set('X-Auth-Organization-Id', 'spoofed')
         .set('X-Auth-Token-Id', 'spoofed');
@@ -112,33 +114,33 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
 
     test.each(METHODS)('method %s is accepted', async (method) => {
       const { token } = await gw.issue(acme);
-      const res = await request(gw.app)[method](PATH).set('Authorization', `Bearer ${token}`);
+      const res = await request(gw.app)[method](scoped()).set('Authorization', `Bearer ${token}`);
       expectAllowed(res);
       expect(res.headers['x-auth-user-id']).toBe('user-1');
     });
 
     test('HEAD and OPTIONS are accepted too', async () => {
       const { token } = await gw.issue(acme);
-      const head = await request(gw.app).head(PATH).set('Authorization', `Bearer ${token}`);
+      const head = await request(gw.app).head(scoped()).set('Authorization', `Bearer ${token}`);
       expect(head.status).toBe(200);
       expect(head.headers['x-auth-user-id']).toBe('user-1');
-      const options = await request(gw.app).options(PATH).set('Authorization', `Bearer ${token}`);
+      const options = await request(gw.app).options(scoped()).set('Authorization', `Bearer ${token}`);
       expectAllowed(options);
     });
 
     test('the body is never read: a body far over BODY_LIMIT, or one that is not JSON, is still 200', async () => {
       const { token } = await gw.issue(acme);
       const huge = 'x'.repeat(gw.config.bodyLimitBytes * 8);
-      expectAllowed(await request(gw.app).post(PATH).set('Authorization', `Bearer ${token}`).type('json').send(huge));
-      expectAllowed(await request(gw.app).put(PATH).set('Authorization', `Bearer ${token}`).type('json').send('{not json'));
+      expectAllowed(await request(gw.app).post(scoped()).set('Authorization', `Bearer ${token}`).type('json').send(huge));
+      expectAllowed(await request(gw.app).put(scoped()).set('Authorization', `Bearer ${token}`).type('json').send('{not json'));
       expectAllowed(
-        await request(gw.app).patch(PATH).set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(1024, 7)),
+        await request(gw.app).patch(scoped()).set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(1024, 7)),
       );
     });
 
     test('the scheme name is case-insensitive', async () => {
       const { token } = await gw.issue(acme);
-      expectAllowed(await request(gw.app).get(PATH).set('Authorization', `bearer ${token}`));
+      expectAllowed(await request(gw.app).get(scoped()).set('Authorization', `bearer ${token}`));
     });
   });
 
@@ -149,7 +151,7 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
       ['Bearer with nothing after it', 'Bearer'],
       ['Bearer with only spaces after it', 'Bearer    '],
     ])('%s', async (_name, authorization) => {
-      const req = request(gw.app).get(PATH);
+      const req = request(gw.app).get(scoped());
       if (authorization !== undefined) req.set('Authorization', authorization);
       const res = await req;
       expectEnvelope(res, 401, 'UNAUTHENTICATED', 'token_missing');
@@ -159,7 +161,7 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
 
     test('a token in the body or query is not read', async () => {
       const { token } = await gw.issue(acme);
-      const res = await request(gw.app).post(`${PATH}?access_token=${token}`).type('form').send({ access_token: token });
+      const res = await request(gw.app).post(`${scoped()}&access_token=${token}`).type('form').send({ access_token: token });
       expectEnvelope(res, 401, 'UNAUTHENTICATED', 'token_missing');
     });
   });
@@ -224,7 +226,7 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
 
     test('denials work for every method too', async () => {
       for (const method of METHODS) {
-        const res = await request(gw.app)[method](PATH).set('Authorization', 'Bearer garbage');
+        const res = await request(gw.app)[method](scoped()).set('Authorization', 'Bearer garbage');
         expectInvalidToken(res, 'token_invalid');
       }
     });
@@ -235,13 +237,13 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
 
     test('a granted permission → 200 with the headers', async () => {
       const { token } = await gw.issue(acme, { policy });
-      expectAllowed(await verify(token, `${PATH}?permission=document:read`));
+      expectAllowed(await verify(token, `${scoped()}&permission=document:read`));
     });
 
     test('"*" in allow grants any permission not rejected', async () => {
       const { token } = await gw.issue(acme, { policy: { allow: ['*'], reject: ['document:delete'] } });
-      expectAllowed(await verify(token, `${PATH}?permission=${encodeURIComponent('calendar:read')}`));
-      const denied = await verify(token, `${PATH}?permission=document:delete`);
+      expectAllowed(await verify(token, `${scoped()}&permission=${encodeURIComponent('calendar:read')}`));
+      const denied = await verify(token, `${scoped()}&permission=document:delete`);
       expect(denied.status).toBe(403);
     });
 
@@ -250,14 +252,14 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
       ['a permission the policy rejects (reject wins)', 'document:write'],
     ])('%s → 403 permission_denied with error="insufficient_scope"', async (_name, permission) => {
       const { token } = await gw.issue(acme, { policy });
-      const res = await verify(token, `${PATH}?permission=${encodeURIComponent(permission)}`);
+      const res = await verify(token, `${scoped()}&permission=${encodeURIComponent(permission)}`);
       expectEnvelope(res, 403, 'PERMISSION_DENIED', 'permission_denied');
       expect(res.headers['www-authenticate']).toBe('Bearer error="insufficient_scope"');
     });
 
     test('a token without a policy is granted no permission, even an admin', async () => {
       const { token } = await gw.issue(acme, { userProperties: { organizationId: 'org-1', isAdmin: true } });
-      const res = await verify(token, `${PATH}?permission=document:read`);
+      const res = await verify(token, `${scoped()}&permission=document:read`);
       expectEnvelope(res, 403, 'PERMISSION_DENIED', 'permission_denied');
       expect(res.headers['www-authenticate']).toBe('Bearer error="insufficient_scope"');
       // Without ?permission= the same token passes.
@@ -267,7 +269,7 @@ describe.each(STORE_KINDS)('forward auth on the %s store', (kind) => {
     test('a token check failure comes before the permission check', async () => {
       const { token } = await gw.issue(acme, { policy, expiresIn: 60 });
       gw.clock.advanceSeconds(3600);
-      const res = await verify(token, `${PATH}?permission=calendar:read`);
+      const res = await verify(token, `${scoped()}&permission=calendar:read`);
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('token_expired');
     });

@@ -5,7 +5,7 @@
 import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import { createLogger } from '../../src/http/logging';
-import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestGateway } from '../helpers/app';
+import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
 
 /** A pino destination that keeps every line written. */
@@ -81,7 +81,7 @@ describe('request log', () => {
     expect(introspected.body.active).toBe(true);
 
     const verified = track(
-      await request(app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`),
+      await request(app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`),
       'GET',
       '/v1/auth/verify',
     );

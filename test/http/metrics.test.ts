@@ -8,7 +8,7 @@ import { createApp } from '../../src/app';
 import { GatewayMetrics } from '../../src/http/metrics';
 import Redis from 'ioredis';
 import { MemoryStore, RedisStore } from '../../src/store';
-import { basicAuth, buildTestGateway, testConfig, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, testConfig, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 
 interface Sample {
   name: string;
@@ -104,8 +104,8 @@ describe('GET /metrics', () => {
       request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(account)).type('form').send({ token: t });
     await introspect(token).expect(200);
     await introspect('not-a-jwt').expect(200);
-    await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`).expect(200);
-    await request(gw.app).get('/v1/auth/verify').expect(401);
+    await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`).expect(200);
+    await request(gw.app).get(forwardAuthPath(token)).expect(401);
     const user = { userId: 'user-1', organizationId: 'org-1', email: 'user@example.com' };
     await request(gw.app).post('/v1/auth/identify').send({ data: { apiKey: account.apiKey, token, user } }).expect(200);
     await request(gw.app)
@@ -151,7 +151,7 @@ describe('GET /metrics', () => {
     const { token } = await gw.issue(account);
     (gw.store as MemoryStore).failing = true;
     await request(gw.app).get('/v1/account/me').set('Authorization', basicAuth(account)).expect(503);
-    await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`).expect(503);
+    await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`).expect(503);
     (gw.store as MemoryStore).failing = false;
     const { samples } = await scrape(gw);
     expect(value(samples, 'gateway_store_errors_total', { source: 'request' })).toBe(2);

@@ -12,7 +12,7 @@ import { sign } from 'node:crypto';
 import request from 'supertest';
 import { ManualClock } from '../../src/clock';
 import { createRedisClient, redisStore, type GatewayStore } from '../../src/store';
-import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { makeKeysDir, rsaKeyPairPem } from '../helpers/keys';
 import { describeWithRedis, testRedisUrl } from '../helpers/redis';
 import { makeStore, type TestStore } from '../helpers/stores';
@@ -63,7 +63,7 @@ describeWithRedis.each(['the same store object', 'its own connection'])('two ins
   const introspect = (gw: TestGateway, token: string, caller: { apiKey: string; authToken: string } = acme) =>
     request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(caller)).type('form').send({ token });
   const verify = (gw: TestGateway, token: string) =>
-    request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`);
+    request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`);
 
   async function expectAcceptedOn(gw: TestGateway, token: string): Promise<void> {
     expect((await identify(gw, token)).status).toBe(200);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createRedisClient, redisStore, type GatewayStore } from '../../src/store';
-import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
 import { uniquePrefix } from '../helpers/redis';
 import { hasRedisServerBinary, startThrowawayRedis, type ThrowawayRedis } from '../setup/redis-server';
@@ -84,9 +84,9 @@ describeWithBinary.each([
         request(gw.app).post('/v1/auth/token/introspect').set('Authorization', auth).type('form').send({ token })],
       ['introspection with body credentials', 'oauth', () =>
         request(gw.app).post('/v1/auth/token/introspect').type('form').send({ token, client_id: account.apiKey, client_secret: account.authToken })],
-      ['forward auth', 'envelope', () => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)],
+      ['forward auth', 'envelope', () => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)],
       ['forward auth with a permission', 'envelope', () =>
-        request(gw.app).post('/v1/auth/verify?permission=document:read').set('Authorization', `Bearer ${token}`)],
+        request(gw.app).post(forwardAuthPath(token, { permission: 'document:read' })).set('Authorization', `Bearer ${token}`)],
       ['token revocation', 'oauth', () =>
         request(gw.app).post('/v1/auth/token/revoke').set('Authorization', auth).type('form').send({ token })],
       ['user revocation', 'envelope', () =>
@@ -114,12 +114,12 @@ describeWithBinary.each([
     expect(id.status).toBe(200);
     const intro = await request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(account)).type('form').send({ token });
     expect(intro.body.active).toBe(true);
-    expect((await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect((await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)).status).toBe(200);
     const az = await request(gw.app).post('/v1/auth/authorize').send({ data: { apiKey: account.apiKey, token, permission: 'x' } });
     expect(az.status).toBe(200);
     const revoked = await request(gw.app).post('/v1/auth/token/revoke').set('Authorization', basicAuth(account)).type('form').send({ token });
     expect(revoked.status).toBe(200);
-    expect((await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)).status).toBe(401);
+    expect((await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)).status).toBe(401);
   }
 
   test('every store-dependent answer is a prompt 503 store_unavailable; the same instance recovers when Redis is back', async () => {
@@ -210,7 +210,7 @@ describeWithBinary.each([
     await stopRedis();
     const started = Date.now();
     const answers = await Promise.all(
-      Array.from({ length: 50 }, () => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`)),
+      Array.from({ length: 50 }, () => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`)),
     );
     expect(Date.now() - started).toBeLessThan(BOUND_MS * 2);
     for (const res of answers) {
@@ -236,18 +236,18 @@ describeWithBinary.each([
       expect((await request(gw.app).post('/v1/auth/users/revoke').set('Authorization', auth).send({ data: { userId: 'user-2' } })).status).toBe(200);
 
       await stopRedis();
-      expect((await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${live}`)).status).toBe(503);
+      expect((await request(gw.app).get(forwardAuthPath(live)).set('Authorization', `Bearer ${live}`)).status).toBe(503);
       redis = await startThrowawayRedis(redis.port, redisArgs);
       await waitFor(async () => (await request(gw.app).get('/readyz')).status === 200);
 
       for (const token of [revoked, ofUser]) {
-        const res = await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`);
+        const res = await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`);
         expect(res.status).toBe(401);
         expect(res.body.error.code).toBe('token_revoked');
         const intro = await request(gw.app).post('/v1/auth/token/introspect').set('Authorization', auth).type('form').send({ token });
         expect(intro.text).toBe('{"active":false}');
       }
-      expect((await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${live}`)).status).toBe(200);
+      expect((await request(gw.app).get(forwardAuthPath(live)).set('Authorization', `Bearer ${live}`)).status).toBe(200);
     } finally {
       await stopRedis();
       rmSync(dir, { recursive: true, force: true });

@@ -9,10 +9,11 @@ import type { Express } from 'express';
 import { takesCredentials } from '../../src/app';
 import { routeTable } from '../../src/http/routes';
 import { AbuseLimiter, CLEAN_ADDRESS_MS } from '../../src/http/rate-limit';
+import { DEFAULT_ISSUANCE_QUOTA_PER_MINUTE } from '../../src/config';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import Redis from 'ioredis';
 import { RedisStore } from '../../src/store';
-import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { makeStore, STORE_KINDS, type StoreKind } from '../helpers/stores';
 
 /** One proxy hop is trusted, so X-Forwarded-For names the client address in these tests. */
@@ -175,7 +176,7 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
     it('does not touch routes without account credentials', async () => {
       const { token } = await gw.issue(account);
       const verify = await request(gw.app)
-        .get('/v1/auth/verify')
+        .get(forwardAuthPath(token))
         .set('X-Forwarded-For', address)
         .set('Authorization', `Bearer ${token}`);
       expect(verify.status).toBe(200);
@@ -238,10 +239,36 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
   });
 
   describe('the issuance quota', () => {
-    it('is off by default', async () => {
+    it('is on by default, at 6,000 tokens a minute per apiKey (contract §8)', async () => {
       const gw = await gateway();
+      expect(gw.config.rateLimits.issuancePerMinute).toBe(DEFAULT_ISSUANCE_QUOTA_PER_MINUTE);
+      expect(DEFAULT_ISSUANCE_QUOTA_PER_MINUTE).toBeGreaterThanOrEqual(6_000);
       const account = await gw.createAccount();
-      for (let i = 0; i < 5; i += 1) await gw.issue(account);
+      const other = await gw.createAccount('Other');
+      // The quota's counter is shared through the store: use up all but one of this minute's
+      // tokens with a limiter of the gateway's own settings, then issue through the API.
+      const limiter = new AbuseLimiter({ store: gw.store, limits: gw.config.rateLimits });
+      const batch = 500;
+      for (let used = 0; used < DEFAULT_ISSUANCE_QUOTA_PER_MINUTE - 1; used += batch) {
+        const n = Math.min(batch, DEFAULT_ISSUANCE_QUOTA_PER_MINUTE - 1 - used);
+        await Promise.all(Array.from({ length: n }, () => limiter.consumeIssuance(account.apiKey)));
+      }
+      await gw.issue(account);
+      const refused = await request(gw.app)
+        .post('/v1/auth/token/get')
+        .send({ data: { apiKey: account.apiKey, authToken: account.authToken, userId: 'u', userProperties: { organizationId: 'o' } } });
+      expectRateLimited(refused);
+      // Another apiKey has its own quota.
+      await expect(gw.issue(other)).resolves.toMatchObject({ token: expect.any(String) });
+    });
+
+    it('ISSUANCE_QUOTA_PER_MINUTE=0 turns it off', async () => {
+      const gw = await gateway({ ISSUANCE_QUOTA_PER_MINUTE: '0' });
+      const account = await gw.createAccount();
+      const limiter = new AbuseLimiter({ store: gw.store, limits: { ...gw.config.rateLimits, issuancePerMinute: 1 } });
+      // Even with another limiter's counter far past any quota, issuance goes on.
+      for (let i = 0; i < 3; i += 1) await limiter.consumeIssuance(account.apiKey).catch(() => undefined);
+      for (let i = 0; i < 3; i += 1) await gw.issue(account);
     });
 
     it('refuses the token past the quota with 429 and Retry-After, per apiKey', async () => {
@@ -265,6 +292,24 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
       expect(refused.body.result).toBeUndefined();
       await expect(gw.issue(other)).resolves.toMatchObject({ token: expect.any(String) });
     });
+  });
+
+  it('counts an IPv6 client per /64: new addresses in the same /64 do not escape the limit', async () => {
+    const gw = await gateway({ RATE_LIMIT_FAILED_AUTH_PER_ADDRESS: '3' });
+    const account = await gw.createAccount();
+    const site = `2001:db8:${(++addressCounter).toString(16)}`;
+    const net = `${site}:7`;
+    const hosts = [`${net}::1`, `${net}:ffff:1:2:3`, `${net}:0:0:0:beef`, `${site}:0007::9`];
+    for (const host of hosts.slice(0, 3)) {
+      expect((await me(gw.app, { apiKey: `ak_v6_${host.length}`, authToken: WRONG }, host)).status).toBe(401);
+    }
+    // The fourth address of the /64, written differently, is over the limit, right credentials or not.
+    expectRateLimited(await me(gw.app, { apiKey: 'ak_v6_x', authToken: WRONG }, hosts[3]!));
+    expectRateLimited(await me(gw.app, account, `${net}::abcd`));
+    // The next /64 is another client.
+    expect((await me(gw.app, account, `2001:db8:${addressCounter.toString(16)}:8::1`)).status).toBe(200);
+    // An IPv4 client is counted per address, as before.
+    expect((await me(gw.app, account, freshAddress())).status).toBe(200);
   });
 
   it('a limit of 0 is off', async () => {

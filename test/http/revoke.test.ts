@@ -7,7 +7,7 @@ import { sign } from 'node:crypto';
 import request from 'supertest';
 import { MemoryStore } from '../../src/store';
 import { REVOCATION_EXPIRY_MARGIN_SECONDS } from '../../src/tokens';
-import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
 import { rawRedis } from '../helpers/redis';
 import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
@@ -42,7 +42,7 @@ describe.each(STORE_KINDS)('revocation on the %s store', (kind) => {
     request(gw.app).post('/v1/auth/identify').send({ data: { apiKey: account.apiKey, token, user } });
   const introspect = (account: TestAccount, token: string) =>
     request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(account)).type('form').send({ token });
-  const verify = (token: string) => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`);
+  const verify = (token: string) => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`);
   const authorize = (account: TestAccount, token: string, permission = 'document:read') =>
     request(gw.app).post('/v1/auth/authorize').send({ data: { apiKey: account.apiKey, token, permission } });
   const nowSeconds = () => Math.floor(gw.clock.now() / 1000);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import request from 'supertest';
-import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { STORE_KINDS } from '../helpers/stores';
 
 interface PemPair {
@@ -331,7 +331,7 @@ describe.each(STORE_KINDS)('PUT/DELETE /v1/account/signing-key on the %s store',
       const res = await identify(token);
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('token_invalid');
-      const verify = await request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`);
+      const verify = await request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`);
       expect(verify.status).toBe(401);
       expect(verify.body.error.code).toBe('token_invalid');
       const introspect = await request(gw.app)

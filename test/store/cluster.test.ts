@@ -10,7 +10,7 @@ import { Cluster } from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { systemClock } from '../../src/clock';
 import { createRedisClusterClient, createStore, RedisStore } from '../../src/store';
-import { basicAuth, buildTestGateway, type TestGateway } from '../helpers/app';
+import { basicAuth, buildTestGateway, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { makeKeysDir } from '../helpers/keys';
 import { makeStore, REDIS_CLUSTER_WANTED, type TestStore } from '../helpers/stores';
 import { startThrowawayRedisCluster, type ThrowawayRedisCluster } from '../setup/redis-cluster';
@@ -141,7 +141,7 @@ describeCluster('Redis Cluster', () => {
       const { token, data } = await a.issue(acme);
       const introspect = (gw: TestGateway) =>
         request(gw.app).post('/v1/auth/token/introspect').set('Authorization', basicAuth(acme)).type('form').send({ token });
-      const verify = (gw: TestGateway) => request(gw.app).get('/v1/auth/verify').set('Authorization', `Bearer ${token}`);
+      const verify = (gw: TestGateway) => request(gw.app).get(forwardAuthPath(token)).set('Authorization', `Bearer ${token}`);
 
       expect((await introspect(b)).body).toMatchObject({ active: true, jti: data.tokenId });
       expect((await verify(b)).status).toBe(200);

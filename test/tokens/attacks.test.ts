@@ -155,21 +155,21 @@ describe.each(STORE_KINDS.flatMap((kind) => (['ES256', 'EdDSA'] as const).map((a
       expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg, kid: a.kid });
       expect((await a.checks.identify(token, a.acme.apiKey)).status).toBe(200);
       expect((await a.checks.introspect(token, a.acme)).body.active).toBe(true);
-      expect((await a.checks.forward(`Bearer ${token}`)).status).toBe(200);
+      expect((await a.checks.forward(`Bearer ${token}`, a.acme.apiKey)).status).toBe(200);
     });
 
     test('control: a token built by hand passes all three checks', async () => {
       const token = altGenuine();
       expect((await a.checks.identify(token, a.acme.apiKey)).status).toBe(200);
       expect((await a.checks.introspect(token, a.acme)).body.active).toBe(true);
-      expect((await a.checks.forward(`Bearer ${token}`)).status).toBe(200);
+      expect((await a.checks.forward(`Bearer ${token}`, a.acme.apiKey)).status).toBe(200);
     });
 
     test.each(altCases)('$name: refused by all three checks', async ({ token }) => {
       const t = token();
       expectRefusedByIdentify(await a.checks.identify(t, a.acme.apiKey), { status: 401, code: 'token_invalid' });
       expectInactive(await a.checks.introspect(t, a.acme));
-      expectRefusedByForwardAuth(await a.checks.forward(`Bearer ${t}`), 'token_invalid');
+      expectRefusedByForwardAuth(await a.checks.forward(`Bearer ${t}`, a.acme.apiKey), 'token_invalid');
     });
   },
 );

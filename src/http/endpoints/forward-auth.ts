@@ -5,6 +5,7 @@
  * RFC 6750 challenge.
  */
 import type { Request, Response } from 'express';
+import { CREDENTIAL_PATTERN } from '../../accounts/secrets';
 import { GatewayError, invalidArgument, isGatewayError } from '../../errors';
 import { isPermissionName, isPermitted } from '../../policy';
 import { BEARER_CHALLENGE } from '../auth';
@@ -26,6 +27,27 @@ export function bearerToken(req: Request): string | undefined {
   return token ? token : undefined;
 }
 
+const NO_SCOPE_MESSAGE =
+  'Forward auth needs the accounts it answers for: add ?apiKey=<apiKey> to the proxy\'s auth URL or set FORWARD_AUTH_API_KEYS.';
+
+/**
+ * The accounts whose tokens this request accepts (contract §3.3): the query's apiKey, which must
+ * be one of FORWARD_AUTH_API_KEYS when that is set, or else FORWARD_AUTH_API_KEYS. Never "any".
+ */
+export function accountScope(req: Request, configured: ReadonlySet<string>): ReadonlySet<string> {
+  const named = req.query.apiKey;
+  if (named === undefined) {
+    if (configured.size === 0) throw invalidArgument(NO_SCOPE_MESSAGE);
+    return configured;
+  }
+  if (typeof named !== 'string') throw invalidArgument('apiKey must be given once, as one apiKey.');
+  if (!CREDENTIAL_PATTERN.test(named)) throw invalidArgument('apiKey must be an apiKey (letters, digits, _ and -).');
+  if (configured.size > 0 && !configured.has(named)) {
+    throw invalidArgument('apiKey is not one of the accounts this gateway answers for (FORWARD_AUTH_API_KEYS).');
+  }
+  return new Set([named]);
+}
+
 function requestedPermission(req: Request): string | undefined {
   const permission = req.query.permission;
   if (permission === undefined) return undefined;
@@ -40,7 +62,10 @@ const invalidTokenChallenge = (reason: string): string =>
   `Bearer error="invalid_token", error_description="${reason.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '')}"`;
 
 export function forwardAuthEndpoint(ctx: HttpContext) {
+  const configured: ReadonlySet<string> = new Set(ctx.config.forwardAuthApiKeys);
   return async (req: Request, res: Response): Promise<void> => {
+    // Every 400 first (scope, repeated members), then token_missing, then the token (§3.3).
+    const scope = accountScope(req, configured);
     const permission = requestedPermission(req);
     const token = bearerToken(req);
     if (token === undefined) {
@@ -48,7 +73,7 @@ export function forwardAuthEndpoint(ctx: HttpContext) {
     }
     let verified;
     try {
-      verified = await ctx.verifier.verify(token);
+      verified = await ctx.verifier.verify(token, { accountScope: scope });
     } catch (error) {
       if (isGatewayError(error) && error.status === 'UNAUTHENTICATED') {
         throw error.with({ wwwAuthenticate: invalidTokenChallenge(error.message) });

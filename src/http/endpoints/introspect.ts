@@ -49,10 +49,13 @@ export function introspectEndpoint(ctx: HttpContext) {
     const token = tokenFromBody(req.body);
     let answer: Record<string, unknown>;
     try {
-      answer = activeResponse(await ctx.verifier.verify(token, { expectedApiKey: caller.apiKey }));
+      // Scoped to the caller: another account's token is inactive without a store read.
+      const scope = new Set([caller.apiKey]);
+      answer = activeResponse(await ctx.verifier.verify(token, { expectedApiKey: caller.apiKey, accountScope: scope }));
       res.locals.checkResult = 'active';
     } catch (error) {
-      if (!isGatewayError(error) || error.code === 'store_unavailable') throw error;
+      // A retryable failure (store down, lookup budget spent) is refused, never "inactive".
+      if (!isGatewayError(error) || error.retryable) throw error;
       answer = { active: false };
       res.locals.checkResult = error.code;
     }

@@ -4,16 +4,22 @@
  * naming where): JSON.parse itself pollutes nothing, but such a key is a probe for code that
  * merges bodies into objects, and no field of the contract is called so. Forms (OAuth
  * endpoints only) refuse the same names and repeated parameters (RFC 6749 §3.2). A body of
- * another type is 415, broken JSON is 400 invalid_json.
+ * another type is 415, broken JSON is 400 invalid_json, and JSON nested deeper than
+ * MAX_JSON_DEPTH is 400 invalid_argument before it is parsed (contract §8).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { GatewayError, invalidArgument } from '../errors';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth';
 
 export type BodyKind = 'json' | 'json-or-form';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function parseJson(text: string): unknown {
+  // Before parsing: every walk of the value below (and in the routes) stays within the bound.
+  if (nestsDeeperThan(text)) {
+    throw invalidArgument(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -5,6 +5,7 @@
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { SigningAlgorithm } from '../config';
+import { nestsDeeperThan } from '../json-depth';
 
 /** Tokens longer than this are refused before any cryptography (contract §7). */
 export const MAX_TOKEN_LENGTH = 8 * 1024;
@@ -32,9 +33,11 @@ export class MalformedTokenError extends Error {
 }
 
 function decodeSegment(segment: string, what: string): Record<string, unknown> {
+  const text = Buffer.from(segment, 'base64url').toString('utf8');
+  if (nestsDeeperThan(text)) throw new MalformedTokenError(`The token ${what} is nested too deeply.`);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new MalformedTokenError(`The token ${what} is not base64url JSON.`);
   }

@@ -12,7 +12,6 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { accountName, addAuthToken, createAccount, deleteAuthToken, listAuthTokens, requireAccountById } from './accounts';
@@ -20,8 +19,8 @@ import { systemClock } from './clock';
 import { loadConfig, type Config, type SigningAlgorithm } from './config';
 import { isGatewayError } from './errors';
 import { parseInput } from './http/validate';
-import { DEFAULT_RSA_BITS, generatePrivateKeyPem, parseSigningKey } from './keys';
-import { createStore, type GatewayStore } from './store';
+import { DEFAULT_RSA_BITS, generatePrivateKeyPem, keyFileName, parseSigningKey } from './keys';
+import { createStore, waitForStore, type GatewayStore } from './store';
 
 const USAGE = `usage:
   cli accounts create <name>
@@ -53,25 +52,14 @@ function storeAddress(config: Config): string {
   }
 }
 
-/**
- * Waits until the store answers a ping. The Redis client runs with the offline queue off, so a
- * command sent before the connection is up fails at once instead of waiting for it.
- */
-export async function waitForStore(store: GatewayStore, timeoutMs: number, where: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await store.ping();
-      return;
-    } catch (error) {
-      if (Date.now() >= deadline) {
-        throw new StoreNotReadyError(
-          `${where} did not answer within ${Math.round(timeoutMs / 100) / 10} s; check REDIS_URL and that Redis is running.`,
-          { cause: error },
-        );
-      }
-    }
-    await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+/** Waits until the store answers a ping; throws StoreNotReadyError naming it when it does not. */
+export async function requireStore(store: GatewayStore, timeoutMs: number, where: string): Promise<void> {
+  const error = await waitForStore(store, timeoutMs);
+  if (error !== undefined) {
+    throw new StoreNotReadyError(
+      `${where} did not answer within ${Math.round(timeoutMs / 100) / 10} s; check REDIS_URL and that Redis is running.`,
+      { cause: error },
+    );
   }
 }
 
@@ -105,9 +93,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
     const dir = values.dir ?? config.keysDir;
     const pem = generatePrivateKeyPem(algorithm, bits);
     await fs.mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${algorithm.toLowerCase()}.pem`);
+    // Named for its activation time (contract §7): every instance agrees when it may sign.
+    const file = path.join(dir, keyFileName(new Date(), algorithm));
     await fs.writeFile(file, pem, { mode: 0o600, flag: 'wx' });
-    const key = parseSigningKey(pem, file, Date.now());
+    const key = parseSigningKey(pem, file);
     print({ file, kid: key.kid, alg: key.alg });
     return;
   }
@@ -122,7 +111,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
 
   const store = io.store ?? createStore(config, { clock: systemClock });
   try {
-    if (!io.store) await waitForStore(store, io.storeReadyTimeoutMs ?? DEFAULT_STORE_READY_TIMEOUT_MS, storeAddress(config));
+    if (!io.store) await requireStore(store, io.storeReadyTimeoutMs ?? DEFAULT_STORE_READY_TIMEOUT_MS, storeAddress(config));
     if (name !== undefined) {
       print(await createAccount(store, systemClock, name));
     } else if (group === 'auth-tokens' && command === 'add' && rest.length === 1) {

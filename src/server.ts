@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { ensureSigningKey, KeyLoadError, KeyRing } from './keys';
 import { ConnectionTracker, drain } from './http/shutdown';
 import { createLogger } from './http/logging';
-import { createStore, type GatewayStore } from './store';
+import { createStore, waitForStore, type GatewayStore } from './store';
 
 export interface RunningGateway {
   server: http.Server;
@@ -20,22 +20,36 @@ export interface RunningGateway {
   shutdown(): Promise<number>;
 }
 
+/** How long a start waits for the store before going on without it (it recovers by itself). */
+const STORE_WAIT_AT_START_MS = 2000;
+
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const clock = systemClock;
   const generated = await ensureSigningKey(config.keysDir, config.algorithm, config.env === 'production');
   if (generated) logger.warn({ file: generated }, 'no signing key was found: generated one (development only)');
-  const keyRing = await KeyRing.load({
-    dir: config.keysDir,
-    algorithm: config.algorithm,
-    clock,
-    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
-    maxTokenLifetimeSeconds: Math.max(config.maxTokenTtlSeconds, config.customerTokenMaxTtlSeconds),
-    clockToleranceSeconds: config.clockToleranceSeconds,
-    onWarning: (message) => logger.warn({ keysDir: config.keysDir }, message),
-  });
+  const store = createStore(config, { clock, logger });
+  // The first sighting of each key is recorded in the store, so that every instance agrees on
+  // when a key signs (contract §7); give a Redis that is still connecting a moment to answer.
+  await waitForStore(store, STORE_WAIT_AT_START_MS);
+  let keyRing: KeyRing;
+  try {
+    keyRing = await KeyRing.load({
+      dir: config.keysDir,
+      algorithm: config.algorithm,
+      clock,
+      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+      maxTokenLifetimeSeconds: Math.max(config.maxTokenTtlSeconds, config.customerTokenMaxTtlSeconds),
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      sightings: store,
+      onWarning: (message) => logger.warn({ keysDir: config.keysDir }, message),
+      onKeyEvent: ({ event, ...key }) => logger.info(key, `signing key ${event}`),
+    });
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   logger.info({ kid: keyRing.signingKey().kid, keys: keyRing.activeKeys().length }, 'signing keys loaded');
 
-  const store = createStore(config, { clock, logger });
   const lifecycle = { shuttingDown: false };
   const { app } = createApp({ config, store, keyRing, clock, logger, lifecycle });
 

@@ -5,6 +5,7 @@ export type {
   TokenStore,
   AuthTokenRecord,
   GatewayStore,
+  KeySightingStore,
   RedisBacking,
   IssuanceContext,
   IssuedTokenRecord,
@@ -16,4 +17,5 @@ export { StoreUnavailableError } from './types';
 export { MemoryStore } from './memory-store';
 export { RedisStore, createRedisClient, createRedisClusterClient, failFastRedisOptions } from './redis-store';
 export { createStore, redisStore } from './create';
+export { waitForStore } from './wait';
 export { MirroredStore, type MirrorOptions, type MirrorStats } from './mirrored-store';

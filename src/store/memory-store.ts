@@ -123,6 +123,16 @@ export class MemoryStore implements GatewayStore {
     this.check();
   }
 
+  /** Key sightings (contract §7): in memory, this process's first sight of each key. */
+  private readonly keySightings = new Map<string, number>();
+
+  async recordKeySighting(kid: string, atMs: number): Promise<number> {
+    this.check();
+    const first = this.keySightings.get(kid) ?? atMs;
+    this.keySightings.set(kid, first);
+    return first;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);

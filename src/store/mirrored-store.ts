@@ -90,6 +90,10 @@ export class MirroredStore implements GatewayStore {
   redisBacking(): RedisBacking | undefined {
     return this.inner.redisBacking();
   }
+
+  recordKeySighting(kid: string, atMs: number): Promise<number> {
+    return this.inner.recordKeySighting(kid, atMs);
+  }
   private readonly accounts = new Map<string, AccountMirror>();
   private readonly instanceId = randomBytes(8).toString('hex');
   private readonly channel: string;

@@ -13,6 +13,8 @@
  *   P{apiKey}:ru:<userId>  string "revoked before" second of a user, expires with the last token it covers
  *   P{apiKey}:ro:<orgId>   string the same for an organization
  *   Pid:<accountId>        string account id -> apiKey (admin routes)
+ *   Pks:<kid>              string first sighting (ms) of a gateway signing key, never changed
+ *                                 (one per key ever loaded: a few bytes, kept without expiry)
  *
  * Every expiry is absolute (PXAT), taken from token times, so nothing grows without bound.
  * Failures never wait on a queue: the client is built with the offline queue off and a
@@ -43,6 +45,14 @@ local untilMs = tonumber(ARGV[2])
 if ttl > untilMs then untilMs = ttl end
 redis.call('SET', KEYS[1], tostring(current), 'PXAT', untilMs)
 return current
+`;
+
+/** The recorded first sighting, written by the first caller only. */
+const FIRST_SIGHTING_SCRIPT = `
+local recorded = redis.call('GET', KEYS[1])
+if recorded then return recorded end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
 `;
 
 export interface RedisConnectionOptions {
@@ -257,6 +267,14 @@ export class RedisStore implements GatewayStore {
 
   async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
     await this.raiseMark(this.accountKey(apiKey, `ro:${organizationId}`), before, until);
+  }
+
+  async recordKeySighting(kid: string, atMs: number): Promise<number> {
+    return this.run(async () => {
+      // SET NX then GET in one script: the first writer wins and every caller reads its value.
+      const recorded = await this.client.eval(FIRST_SIGHTING_SCRIPT, 1, `${this.prefix}ks:${kid}`, String(atMs));
+      return Number(recorded);
+    });
   }
 
   private async raiseMark(key: string, before: number, until: number): Promise<void> {

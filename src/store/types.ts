@@ -118,7 +118,16 @@ export interface RedisBacking {
   prefix: string;
 }
 
-export interface GatewayStore extends AccountStore, UserDirectory, TokenStore {
+/**
+ * The first time any instance saw each of the gateway's signing keys (contract §7): written
+ * once, never changed, so that every instance computes the same activation time.
+ */
+export interface KeySightingStore {
+  /** Records `atMs` as the key's first sighting unless one is recorded; returns the recorded one. */
+  recordKeySighting(kid: string, atMs: number): Promise<number>;
+}
+
+export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore {
   readonly kind: 'memory' | 'redis';
   /** The Redis connection behind this store; undefined for the memory store. */
   redisBacking(): RedisBacking | undefined;

@@ -70,6 +70,7 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     maxTokenLifetimeSeconds: Math.max(config.maxTokenTtlSeconds, config.customerTokenMaxTtlSeconds),
     clockToleranceSeconds: config.clockToleranceSeconds,
+    sightings: testStore.store,
   });
   const { app, context } = createApp({
     config,

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
 import { ManualClock } from '../../src/clock';
-import { ensureSigningKey, KeyLoadError, KeyRing, parseSigningKey } from '../../src/keys';
+import { ensureSigningKey, KeyLoadError, KeyRing, keyFileName, parseSigningKey } from '../../src/keys';
 import { makeKeysDir, rsaPrivateKeyPem } from '../helpers/keys';
 
 const DAY = 86_400;
@@ -45,6 +45,8 @@ describe('KeyRing', () => {
     const ring = await KeyRing.load(options(dir, clock));
     const old = ring.signingKey();
 
+    // The old key has been published (first seen) for longer than the cache lifetime.
+    clock.advanceSeconds(400);
     addKey(dir, 'new.pem', rsaPrivateKeyPem('new'), now);
     await ring.reload();
     const kids = JSON.parse(ring.jwks().body).keys.map((k: { kid: string }) => k.kid);
@@ -71,10 +73,12 @@ describe('KeyRing', () => {
     const now = Math.floor(Date.now() / 1000);
     const clock = new ManualClock(now * 1000);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-ring-'));
-    addKey(dir, 'a.pem', rsaPrivateKeyPem('old'), now - 10);
-    addKey(dir, 'b.pem', rsaPrivateKeyPem('new'), now - 5);
+    addKey(dir, keyFileName(new Date((now - 10) * 1000), 'RS256'), rsaPrivateKeyPem('old'), now - 10);
+    addKey(dir, keyFileName(new Date((now - 5) * 1000), 'RS256'), rsaPrivateKeyPem('new'), now - 5);
     const ring = await KeyRing.load(options(dir, clock));
-    expect(ring.signingKey().file).toBe(path.join(dir, 'b.pem'));
+    // Both were first seen now, so the name times decide nothing: equal activations, and the
+    // larger file name is the newer.
+    expect(ring.signingKey().file).toBe(path.join(dir, keyFileName(new Date((now - 5) * 1000), 'RS256')));
   });
 
   test('the JWKS ETag changes with the key set and not otherwise', async () => {
@@ -100,13 +104,13 @@ describe('KeyRing', () => {
   });
 
   test('a file that is not a private key refuses to load', () => {
-    expect(() => parseSigningKey('not a key', 'x.pem', 0)).toThrow(KeyLoadError);
+    expect(() => parseSigningKey('not a key', 'x.pem')).toThrow(KeyLoadError);
     const pub = generateKeyPairSync('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     }).publicKey;
-    expect(() => parseSigningKey(pub, 'pub.pem', 0)).toThrow(/not a PEM private key/);
+    expect(() => parseSigningKey(pub, 'pub.pem')).toThrow(/not a PEM private key/);
   });
 
   test('a bad file added later is reported and skipped; the ring keeps working', async () => {

@@ -46,6 +46,9 @@ export const ERROR_CODES = {
   rate_limited: 'RESOURCE_EXHAUSTED',
   internal: 'INTERNAL',
   store_unavailable: 'UNAVAILABLE',
+  // Sender-constrained tokens (contract §10, RFC 9449).
+  invalid_dpop_proof: 'UNAUTHENTICATED',
+  use_dpop_nonce: 'UNAUTHENTICATED',
 } as const satisfies Record<string, CanonicalStatus>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -32,6 +32,7 @@ const CONTRACT_CODES = [
   'token_not_yet_valid', 'token_invalid', 'token_revoked', 'organization_mismatch', 'email_mismatch',
   'user_mismatch', 'permission_denied', 'account_mismatch', 'not_found', 'rate_limited',
   'payload_too_large', 'unsupported_media_type', 'method_not_allowed', 'store_unavailable', 'internal',
+  'invalid_dpop_proof', 'use_dpop_nonce',
 ];
 
 /** The status each code must travel with, from the contract's sections. */
@@ -56,6 +57,8 @@ const EXPECTED_STATUS: Record<string, string> = {
   method_not_allowed: 'METHOD_NOT_ALLOWED',
   store_unavailable: 'UNAVAILABLE',
   internal: 'INTERNAL',
+  invalid_dpop_proof: 'UNAUTHENTICATED',
+  use_dpop_nonce: 'UNAUTHENTICATED',
 };
 
 describe('the code table', () => {

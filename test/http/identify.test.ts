@@ -150,6 +150,22 @@ describe.each(STORE_KINDS)('identify on the %s store', (kind) => {
     });
   });
 
+  describe('the email rule (contract §3.1)', () => {
+    test('a token with an email and no user.email → 403 email_mismatch (a missing email is a mismatch)', async () => {
+      const { token } = await gw.issue(acme);
+      const { email: _omitted, ...withoutEmail } = USER;
+      expectError(await identifyAs(acme, token, withoutEmail), 403, 'PERMISSION_DENIED', 'email_mismatch');
+    });
+
+    test('a token without an email and no user.email → 200', async () => {
+      const { token } = await gw.issue(acme, { userProperties: { organizationId: 'org-1' } });
+      const { email: _omitted, ...withoutEmail } = USER;
+      const res = await identifyAs(acme, token, withoutEmail);
+      expect(res.status).toBe(200);
+      expect(res.body.result.data.email).toBeUndefined();
+    });
+  });
+
   describe('the order of the checks', () => {
     test('token_invalid comes before everything, even for another account and another user', async () => {
       const res = await identifyAs(globex, 'x.y.z', { userId: 'nobody', organizationId: 'none', email: 'n@o.pe' });

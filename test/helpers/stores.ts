@@ -3,7 +3,16 @@
  *   describe.each(STORE_KINDS)('%s store', (kind) => { const h = useStore(kind); ... })
  */
 import type { Clock } from '../../src/clock';
-import { MemoryStore, RedisStore, createRedisClient, createRedisClusterClient, redisStore, type GatewayStore } from '../../src/store';
+import {
+  MemoryStore,
+  MirroredStore,
+  RedisStore,
+  createRedisClient,
+  createRedisClusterClient,
+  redisStore,
+  type GatewayStore,
+  type MirrorOptions,
+} from '../../src/store';
 import { deletePrefix, rawRedis, testRedisUrl, uniquePrefix } from './redis';
 
 /**
@@ -26,7 +35,8 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-export async function makeStore(kind: StoreKind, clock?: Clock): Promise<TestStore> {
+/** `mirror`: options of the local mirror for the 'redis' kind (a small one, say). */
+export async function makeStore(kind: StoreKind, clock?: Clock, mirror?: MirrorOptions): Promise<TestStore> {
   if (kind === 'redis-cluster') return makeClusterStore();
   if (kind === 'memory') {
     const store = new MemoryStore({ ...(clock ? { clock } : {}), sweepIntervalMs: 0 });
@@ -39,7 +49,10 @@ export async function makeStore(kind: StoreKind, clock?: Clock): Promise<TestSto
     client.once('ready', () => resolve());
     client.once('error', reject);
   });
-  const store = redisStore(client, prefix, kind === 'redis');
+  const store =
+    kind === 'redis' && mirror
+      ? new MirroredStore(new RedisStore(client, prefix), client.duplicate(), { channel: `${prefix}mirror`, ...mirror })
+      : redisStore(client, prefix, kind === 'redis');
   return {
     store,
     prefix,

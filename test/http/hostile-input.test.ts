@@ -6,24 +6,14 @@
  * memory store and on Redis, within a bounded time.
  */
 import fc from 'fast-check';
-import type { DestinationStream } from 'pino';
 import request from 'supertest';
+import { memoryDestination } from '../helpers/log';
 import { ERROR_CODES } from '../../src/errors';
 import { createLogger } from '../../src/http/logging';
 import { routeTable } from '../../src/http/routes';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../src/json-depth';
 import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 import { STORE_KINDS } from '../helpers/stores';
-
-function memoryDestination(): DestinationStream & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    write(chunk: string) {
-      for (const line of chunk.split('\n')) if (line !== '') lines.push(line);
-    },
-  };
-}
 
 /** Lines at error level or above, or carrying a stack trace. */
 const alarming = (lines: string[]): string[] =>

@@ -2,22 +2,11 @@
  * The request log (contract §8): one JSON line per request with request id, route, status and
  * duration; no token, authToken, admin token, key or credential header ever in it.
  */
-import type { DestinationStream } from 'pino';
 import request from 'supertest';
+import { memoryDestination } from '../helpers/log';
 import { createLogger } from '../../src/http/logging';
 import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
-
-/** A pino destination that keeps every line written. */
-function memoryDestination(): DestinationStream & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    write(chunk: string) {
-      for (const line of chunk.split('\n')) if (line !== '') lines.push(line);
-    },
-  };
-}
 
 describe('request log', () => {
   let gw: TestGateway;

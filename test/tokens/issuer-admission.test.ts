@@ -7,12 +7,12 @@
 import { sign } from 'node:crypto';
 import request from 'supertest';
 import { ManualClock } from '../../src/clock';
-import { createRedisClient, MirroredStore, RedisStore, type AccountRecord } from '../../src/store';
+import { MirroredStore, type AccountRecord } from '../../src/store';
 import { IssuerAdmission, NEGATIVE_MS } from '../../src/tokens/issuer-admission';
 import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
-import { deletePrefix, describeWithRedis, rawRedis, testRedisUrl, uniquePrefix } from '../helpers/redis';
-import { STORE_KINDS } from '../helpers/stores';
+import { describeWithRedis } from '../helpers/redis';
+import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
 
 const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const USER = { userId: 'user-1', organizationId: 'org-1' };
@@ -195,36 +195,15 @@ describeWithRedis('forged issuers and a small mirror', () => {
   // push the real account out at once.
   const MAX_ACCOUNTS = 8;
   let gw: TestGateway;
+  let shared: TestStore;
   let mirror: MirroredStore;
   let acme: TestAccount;
   const acmeKeys = rsaKeyPairPem();
-  const prefix = uniquePrefix();
 
   beforeEach(async () => {
-    const client = createRedisClient(testRedisUrl());
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve());
-      client.once('error', reject);
-    });
-    mirror = new MirroredStore(new RedisStore(client, prefix), client.duplicate(), {
-      channel: `${prefix}mirror`,
-      maxAccounts: MAX_ACCOUNTS,
-    });
-    gw = await buildTestGateway({
-      store: {
-        store: mirror,
-        prefix,
-        cleanup: async () => {
-          const raw = rawRedis();
-          try {
-            await deletePrefix(raw, prefix);
-          } finally {
-            raw.disconnect();
-            await mirror.close();
-          }
-        },
-      },
-    });
+    shared = await makeStore('redis', undefined, { maxAccounts: MAX_ACCOUNTS });
+    mirror = shared.store as MirroredStore;
+    gw = await buildTestGateway({ store: shared });
     acme = await gw.createAccount('Acme');
     await request(gw.app)
       .put('/v1/account/signing-key')
@@ -237,9 +216,7 @@ describeWithRedis('forged issuers and a small mirror', () => {
   });
   afterEach(async () => {
     await gw.close();
-    await mirror.close().catch(() => undefined);
-    const raw = rawRedis();
-    await deletePrefix(raw, prefix).finally(() => raw.disconnect());
+    await shared.cleanup();
   });
 
   test('the real account stays in the mirror through a flood of forged issuers', async () => {

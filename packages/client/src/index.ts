@@ -1,5 +1,5 @@
 /**
- * token-gateway/client: the typed SDK.
+ * @token-gateway/client: the typed SDK of token-gateway.
  *
  *   Server (holds the authToken):  createGatewayClient({ baseUrl, apiKey, authToken })
  *   Browser (public apiKey only):  createUserSession({ baseUrl, apiKey, user, fetchToken })

@@ -8,7 +8,9 @@
  *   npm run cli -- auth-tokens remove <accountId> <authTokenId>
  *   npm run cli -- keys generate [--algorithm RS256|ES256|EdDSA] [--bits 3072] [--dir keys]
  *
- * In the runtime image (no TypeScript compiler), run the built file: `node dist/cli.js ...`.
+ * `npm run cli` runs the built dist/cli.js (scripts/cli.js compiles src/ first only when dist/
+ * is missing or older). In the runtime image, run the built file: `node dist/cli.js ...`.
+ * Account commands need the gateway's store (REDIS_URL): the in-memory store is refused.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +21,7 @@ import { systemClock } from './clock';
 import { loadConfig, type Config, type SigningAlgorithm } from './config';
 import { isGatewayError } from './errors';
 import { parseInput } from './http/validate';
-import { DEFAULT_RSA_BITS, generatePrivateKeyPem, keyFileName, parseSigningKey } from './keys';
+import { DEFAULT_RSA_BITS, generatePrivateKeyPem, keyFileName, MIN_RSA_BITS, parseSigningKey } from './keys';
 import { createStore, waitForStore, type GatewayStore } from './store';
 
 const USAGE = `usage:
@@ -33,6 +35,19 @@ export class UsageError extends Error {}
 
 /** The Redis (or cluster) never answered within the wait. */
 export class StoreNotReadyError extends Error {}
+
+/**
+ * No shared store is configured. The in-memory store lives only as long as this process: an
+ * account created there would vanish at exit, and the running gateway would never see it.
+ */
+export class StoreNotConfiguredError extends Error {
+  constructor() {
+    super(
+      'No store is configured: set REDIS_URL (or REDIS_CLUSTER_NODES) to the Redis the gateway uses. ' +
+        'Without it the CLI would write to an in-memory store that vanishes when it exits, and the gateway would never see it.',
+    );
+  }
+}
 
 /** An account name, by the same rule as POST /v1/admin/accounts. */
 const accountInput = z.object({ name: accountName });
@@ -72,23 +87,40 @@ export interface CliIo {
   storeReadyTimeoutMs?: number;
 }
 
+function parseArguments(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        algorithm: { type: 'string' },
+        bits: { type: 'string' },
+        dir: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    // An unknown option or one without its value is a usage error like any other (exit 2).
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
 export async function runCli(argv: string[], io: CliIo): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      algorithm: { type: 'string' },
-      bits: { type: 'string' },
-      dir: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArguments(argv);
   const [group, command, ...rest] = positionals;
-  const config = loadConfig(io.env);
   const print = (value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
 
   if (group === 'keys' && command === 'generate') {
+    // Only the two settings this command uses: a key can be made before the rest is configured
+    // (in the production image, before JWT_ISSUER or REDIS_URL are set).
+    const config = loadConfig({ JWT_ALGORITHM: io.env.JWT_ALGORITHM, KEYS_DIR: io.env.KEYS_DIR });
     const algorithm = (values.algorithm ?? config.algorithm) as SigningAlgorithm;
     if (!['RS256', 'ES256', 'EdDSA'].includes(algorithm)) throw new UsageError('--algorithm must be RS256, ES256 or EdDSA.');
+    if (values.bits !== undefined && algorithm !== 'RS256') {
+      throw new UsageError(`--bits applies to RS256 keys only; ${algorithm} keys have a fixed size.`);
+    }
+    if (values.bits !== undefined && !/^\d+$/.test(values.bits)) {
+      throw new UsageError(`--bits must be a whole number of bits, ${MIN_RSA_BITS} or more (e.g. ${DEFAULT_RSA_BITS}); got "${values.bits}".`);
+    }
     const bits = values.bits === undefined ? DEFAULT_RSA_BITS : Number(values.bits);
     const dir = values.dir ?? config.keysDir;
     const pem = generatePrivateKeyPem(algorithm, bits);
@@ -109,6 +141,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
   // Checked before the store is opened: a bad name changes nothing and needs no Redis.
   const name = group === 'accounts' ? parseInput(accountInput, { name: rest[0] }).name : undefined;
 
+  const config = loadConfig(io.env);
+  if (!io.store && !config.redis && !config.redisCluster) throw new StoreNotConfiguredError();
   const store = io.store ?? createStore(config, { clock: systemClock });
   try {
     if (!io.store) await requireStore(store, io.storeReadyTimeoutMs ?? DEFAULT_STORE_READY_TIMEOUT_MS, storeAddress(config));
@@ -129,10 +163,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  runCli(process.argv.slice(2), { out: (t) => process.stdout.write(t), env: process.env }).catch((error: unknown) => {
+/** One command line, as a process: the result on stdout; exit 2 for a usage error, 1 for any other failure. */
+export function main(argv: string[]): void {
+  runCli(argv, { out: (t) => process.stdout.write(t), env: process.env }).catch((error: unknown) => {
     const message = isGatewayError(error) || error instanceof Error ? error.message : String(error);
     process.stderr.write(`${message}\n`);
     process.exit(error instanceof UsageError ? 2 : 1);
   });
 }
+
+if (require.main === module) main(process.argv.slice(2));

@@ -13,19 +13,23 @@ const MAX_TOKEN_LIFETIME_SECONDS = 172_800;
 /** Contract §8: the issuance quota is on by default, at 6,000 tokens a minute per apiKey (100 a second). */
 export const DEFAULT_ISSUANCE_QUOTA_PER_MINUTE = 6_000;
 
+/** Where signing keys are read from when KEYS_DIR is unset. */
+export const DEFAULT_KEYS_DIR = 'keys';
+
 const int = (name: string, def: number, min: number, max: number) =>
   z
     .string()
     .optional()
     .transform((raw, ctx) => {
       if (raw === undefined || raw.trim() === '') return def;
-      if (!/^\d+$/.test(raw.trim())) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number, got "${raw}".` });
+      const range = min === 0 ? `a whole number from 0 to ${max}` : `a positive whole number from ${min} to ${max}`;
+      if (!/^[+-]?\d+$/.test(raw.trim())) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be ${range}, got "${raw}".` });
         return z.NEVER;
       }
       const value = Number(raw.trim());
       if (value < min || value > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be between ${min} and ${max}, got ${value}.` });
+        ctx.addIssue({ code: 'custom', message: `${name} must be ${range}, got ${value}.` });
         return z.NEVER;
       }
       return value;
@@ -75,6 +79,48 @@ const list = z
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
   );
+
+/**
+ * CORS_ORIGINS: `*`, or origins exactly as a browser sends them in `Origin` (scheme, host,
+ * optional port; no path, no trailing slash). Anything else could never match and would leave
+ * the browser routes closed without a word.
+ */
+const corsOrigins = list.transform((items, ctx) => {
+  for (const item of items) {
+    if (item === '*') continue;
+    let origin: string | undefined;
+    try {
+      const url = new URL(item);
+      if (url.protocol === 'https:' || url.protocol === 'http:') origin = url.origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== item) {
+      const hint = origin ? ` (write it as the browser sends it: "${origin}")` : '';
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `CORS_ORIGINS must list origins such as https://app.example.com (scheme, host, optional port; no path), ` +
+          `or *; got "${item}"${hint}.`,
+      });
+    }
+  }
+  return items;
+});
+
+/** JWT_ISSUER: an http(s) URL without a query or fragment (production asks for more, below). */
+const issuer = optionalString.refine(
+  (value) => {
+    if (value === undefined) return true;
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'https:' || url.protocol === 'http:') && !url.search && !url.hash;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'JWT_ISSUER must be an http(s) URL such as https://auth.example.com.' },
+);
 
 /** TRUST_PROXY: unset/false (the socket peer is the client), a hop count, or addresses/subnets to trust. */
 const trustProxy = z
@@ -127,14 +173,14 @@ const envSchema = z
     METRICS_TOKEN: optionalString.pipe(
       z.union([z.undefined(), z.string().min(16, 'METRICS_TOKEN must be at least 16 characters.')]),
     ),
-    KEYS_DIR: optionalString.transform((v) => v ?? 'keys'),
-    JWT_ISSUER: optionalString,
+    KEYS_DIR: optionalString.transform((v) => v ?? DEFAULT_KEYS_DIR),
+    JWT_ISSUER: issuer,
     JWT_ALGORITHM: z.enum(['RS256', 'ES256', 'EdDSA']).optional().default('RS256'),
     TOKEN_TTL_SECONDS: int('TOKEN_TTL_SECONDS', MAX_TOKEN_LIFETIME_SECONDS, 60, MAX_TOKEN_LIFETIME_SECONDS),
     CUSTOMER_TOKEN_MAX_TTL: int('CUSTOMER_TOKEN_MAX_TTL', MAX_TOKEN_LIFETIME_SECONDS, 60, 30 * 86_400),
     CLOCK_TOLERANCE_SECONDS: int('CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
     BODY_LIMIT: byteSize('BODY_LIMIT', 16 * 1024),
-    CORS_ORIGINS: list,
+    CORS_ORIGINS: corsOrigins,
     JWKS_MAX_AGE_SECONDS: int('JWKS_MAX_AGE_SECONDS', 300, 0, 86_400),
     KEYS_RELOAD_SECONDS: int('KEYS_RELOAD_SECONDS', 5, 1, 3_600),
     SHUTDOWN_TIMEOUT_SECONDS: int('SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),
@@ -158,28 +204,43 @@ const envSchema = z
       }
       return [...new Set(items)];
     }),
-  })
-  .superRefine((env, ctx) => {
-    if (env.REDIS_URL && env.REDIS_CLUSTER_NODES.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['REDIS_CLUSTER_NODES'],
-        message: 'REDIS_CLUSTER_NODES and REDIS_URL name two different stores: set only one of them.',
-      });
-    }
-    if (env.NODE_ENV !== 'production') return;
-    if (!env.JWT_ISSUER) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_ISSUER'], message: 'JWT_ISSUER is required in production.' });
-      return;
-    }
-    if (!isHttpsOriginUrl(env.JWT_ISSUER)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_ISSUER'],
-        message: 'JWT_ISSUER must be an https URL without a path, query or fragment in production.',
-      });
-    }
+    STORE: optionalString.pipe(
+      z.union([z.undefined(), z.literal('memory')], {
+        message: 'STORE may only be "memory": the in-memory store, asked for by name.',
+      }),
+    ),
   });
+
+const isSet = (raw: NodeJS.ProcessEnv, name: string) => (raw[name] ?? '').trim() !== '';
+
+/**
+ * The checks across variables. They read the raw environment, so that they run even when some
+ * single variable is bad, and the message lists every problem at once.
+ */
+function combinationProblems(raw: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  const redis = isSet(raw, 'REDIS_URL') || isSet(raw, 'REDIS_CLUSTER_NODES');
+  if (isSet(raw, 'REDIS_URL') && isSet(raw, 'REDIS_CLUSTER_NODES')) {
+    problems.push('REDIS_CLUSTER_NODES and REDIS_URL name two different stores: set only one of them.');
+  }
+  if (raw.STORE?.trim() === 'memory' && redis) {
+    problems.push('STORE=memory asks for the in-memory store, but a Redis store is configured too: set only one of them.');
+  }
+  if (raw.NODE_ENV !== 'production') return problems;
+  const issuerValue = raw.JWT_ISSUER?.trim();
+  if (!issuerValue) {
+    problems.push('JWT_ISSUER is required in production.');
+  } else if (!isHttpsOriginUrl(issuerValue)) {
+    problems.push('JWT_ISSUER must be an https URL without a path, query or fragment in production.');
+  }
+  if (!redis && raw.STORE?.trim() !== 'memory') {
+    problems.push(
+      'NODE_ENV=production needs a shared store: set REDIS_URL (or REDIS_CLUSTER_NODES). The in-memory store forgets ' +
+        'every account and revocation on a restart; set STORE=memory to run on it anyway.',
+    );
+  }
+  return problems;
+}
 
 function isHttpsOriginUrl(value: string): boolean {
   try {
@@ -242,18 +303,26 @@ export interface Config {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  /** One sentence per problem, each naming its variable. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.problems = problems;
+  }
 }
 
-/** Parse the environment once. Throws ConfigError naming every bad variable. */
+/** Parse the environment once. Throws ConfigError naming every bad variable, all at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const variable = String(issue.path[0] ?? '');
-      return issue.message.includes(variable) && variable ? issue.message : `${variable}: ${issue.message}`;
-    });
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? '');
+        return issue.message.includes(variable) && variable ? issue.message : `${variable}: ${issue.message}`;
+      });
+  problems.push(...combinationProblems(env));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     env: e.NODE_ENV,

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { systemClock } from './clock';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, DEFAULT_KEYS_DIR, loadConfig, type Config } from './config';
 import { ensureSigningKey, KeyLoadError, KeyRing } from './keys';
 import { ConnectionTracker, drain } from './http/shutdown';
 import { createLogger } from './http/logging';
@@ -97,10 +97,30 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   return { server, store, keyRing, shutdown };
 }
 
+/**
+ * The configuration, or a ConfigError with every reason the process cannot start: the settings,
+ * and, for a production start whose settings are bad, the missing signing key too, so that
+ * one attempt shows everything to fix. (With good settings, startGateway reports the key.)
+ */
+export async function loadStartupConfig(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || env.NODE_ENV !== 'production') throw error;
+    const keysDir = env.KEYS_DIR?.trim() || DEFAULT_KEYS_DIR;
+    // In production this only looks: it never writes a key.
+    const keyProblem = await ensureSigningKey(keysDir, 'RS256', true).then(
+      () => undefined,
+      (keyError: unknown) => (keyError instanceof KeyLoadError ? keyError.message : undefined),
+    );
+    throw keyProblem ? new ConfigError([...error.problems, keyProblem]) : error;
+  }
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = await loadStartupConfig();
   } catch (error) {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(2);

@@ -1,8 +1,8 @@
 /** The command-line tool does what the admin API does, on the configured store. */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, StoreNotReadyError, UsageError } from '../src/cli';
+import { runCli, StoreNotConfiguredError, StoreNotReadyError, UsageError } from '../src/cli';
 import { MemoryStore } from '../src/store';
 import { KeyRing } from '../src/keys';
 import { ManualClock } from '../src/clock';
@@ -50,8 +50,66 @@ describe('cli', () => {
 
   test('refuses short keys and unknown commands', async () => {
     await expect(run(['keys', 'generate', '--bits', '1024', '--dir', os.tmpdir()], store)).rejects.toThrow(/at least 2048/);
+    for (const bits of ['abc', '3072.5', '']) {
+      const failure = run(['keys', 'generate', '--bits', bits, '--dir', os.tmpdir()], store);
+      await expect(failure).rejects.toBeInstanceOf(UsageError);
+      await expect(failure).rejects.toThrow(`--bits must be a whole number of bits, 2048 or more (e.g. 3072); got "${bits}".`);
+    }
+    await expect(run(['keys', 'generate', '--bits', '-4096'], store)).rejects.toBeInstanceOf(UsageError);
+    await expect(run(['keys', 'generate', '--size', '4096'], store)).rejects.toThrow(/Unknown option '--size'/);
+    await expect(run(['keys', 'generate', '--algorithm', 'ES256', '--bits', '3072', '--dir', os.tmpdir()], store)).rejects.toThrow(
+      '--bits applies to RS256 keys only; ES256 keys have a fixed size.',
+    );
     await expect(run(['accounts', 'delete', 'x'], store)).rejects.toBeInstanceOf(UsageError);
     await expect(run(['auth-tokens', 'add', 'acc_unknown'], store)).rejects.toThrow(/No account has this id/);
+  });
+});
+
+describe('cli without a configured store', () => {
+  test('refuses to write to an in-memory store, and says to set REDIS_URL', async () => {
+    for (const env of [{}, { NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.com', STORE: 'memory' }]) {
+      let out = '';
+      const failure = runCli(['accounts', 'create', 'Acme'], { out: (t) => (out += t), env });
+      await expect(failure).rejects.toBeInstanceOf(StoreNotConfiguredError);
+      await expect(failure).rejects.toThrow(/^No store is configured: set REDIS_URL/);
+      expect(out).toBe('');
+    }
+    await expect(runCli(['auth-tokens', 'list', 'acc_x'], { out: () => undefined, env: {} })).rejects.toBeInstanceOf(
+      StoreNotConfiguredError,
+    );
+  });
+
+  test('keys generate needs no store and no other setting, in production too', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-cli-prod-'));
+    let out = '';
+    await runCli(['keys', 'generate', '--dir', dir], { out: (t) => (out += t), env: { NODE_ENV: 'production', JWT_ALGORITHM: 'EdDSA' } });
+    expect(JSON.parse(out).alg).toBe('EdDSA');
+    // Its own settings are still checked.
+    await expect(runCli(['keys', 'generate'], { out: () => undefined, env: { JWT_ALGORITHM: 'HS256' } })).rejects.toThrow(/JWT_ALGORITHM/);
+  });
+});
+
+describe('npm run cli (scripts/cli.js) builds only when dist/ is missing or older than src/', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { rebuildReason } = require('../scripts/cli.js') as { rebuildReason(built: string, src: string): string | undefined };
+
+  test('missing, stale, current', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'tg-cli-build-'));
+    const src = path.join(root, 'src');
+    const built = path.join(root, 'dist', 'cli.js');
+    mkdirSync(path.join(src, 'keys'), { recursive: true });
+    writeFileSync(path.join(src, 'keys', 'a.ts'), '');
+    expect(rebuildReason(built, src)).toBe('missing');
+    mkdirSync(path.dirname(built));
+    writeFileSync(built, '');
+    const t = Date.now() / 1000;
+    utimesSync(built, t, t);
+    utimesSync(path.join(src, 'keys', 'a.ts'), t - 60, t - 60);
+    expect(rebuildReason(built, src)).toBeUndefined();
+    utimesSync(path.join(src, 'keys', 'a.ts'), t + 60, t + 60); // a nested source edited after the build
+    expect(rebuildReason(built, src)).toBe('stale');
+    // An installed copy without sources runs what it has.
+    expect(rebuildReason(built, path.join(root, 'no-src'))).toBeUndefined();
   });
 });
 

@@ -1,4 +1,21 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
+import { loadStartupConfig } from '../src/server';
+
+/** The ConfigError loadConfig throws for `env`. */
+function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+const PRODUCTION = { NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.com', REDIS_URL: 'redis://127.0.0.1:6379' };
 
 describe('loadConfig', () => {
   test('defaults', () => {
@@ -68,8 +85,78 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production' }, 'JWT_ISSUER'],
     [{ NODE_ENV: 'production', JWT_ISSUER: 'http://auth.example.com' }, 'JWT_ISSUER'],
     [{ NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.com/tenant' }, 'JWT_ISSUER'],
+    [{ CORS_ORIGINS: 'example.com' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://a.example, app.example.com' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://a.example/' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://a.example/app' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'ftp://a.example' }, 'CORS_ORIGINS'],
+    [{ JWT_ISSUER: 'not a url' }, 'JWT_ISSUER'],
+    [{ JWT_ISSUER: 'auth.example.com' }, 'JWT_ISSUER'],
+    [{ JWT_ISSUER: 'ftp://auth.example.com' }, 'JWT_ISSUER'],
+    [{ ...PRODUCTION, REDIS_URL: '' }, 'REDIS_URL'],
+    [{ STORE: 'redis' }, 'STORE'],
+    [{ STORE: 'memory', REDIS_URL: 'redis://127.0.0.1:6379' }, 'STORE'],
   ])('%j stops the start with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  test('CORS_ORIGINS takes origins as browsers send them, and *', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000, https://b.example:8443' }).corsOrigins).toEqual([
+      'https://a.example',
+      'http://localhost:3000',
+      'https://b.example:8443',
+    ]);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    // A trailing slash or a default port never matches an Origin header: the message says what would.
+    expect(problemsOf({ CORS_ORIGINS: 'https://a.example:443' })).toEqual([
+      expect.stringContaining('write it as the browser sends it: "https://a.example"'),
+    ]);
+  });
+
+  test('JWT_ISSUER outside production: any http(s) URL', () => {
+    expect(loadConfig({ JWT_ISSUER: 'http://gateway.local:8080' }).issuer).toBe('http://gateway.local:8080');
+  });
+
+  test('a number out of its range is said as a range, a negative one included', () => {
+    expect(problemsOf({ TOKEN_TTL_SECONDS: '-1' })).toEqual([
+      'TOKEN_TTL_SECONDS must be a positive whole number from 60 to 172800, got -1.',
+    ]);
+    expect(problemsOf({ TOKEN_TTL_SECONDS: '1.5' })).toEqual([
+      'TOKEN_TTL_SECONDS must be a positive whole number from 60 to 172800, got "1.5".',
+    ]);
+    expect(problemsOf({ ISSUANCE_QUOTA_PER_MINUTE: '-5' })).toEqual([
+      expect.stringMatching(/^ISSUANCE_QUOTA_PER_MINUTE must be a whole number from 0 to \d+, got -5\.$/),
+    ]);
+  });
+
+  test('production refuses the in-memory store unless STORE=memory asks for it by name', () => {
+    const { REDIS_URL: _unused, ...withoutStore } = PRODUCTION;
+    expect(problemsOf(withoutStore)).toEqual([expect.stringMatching(/^NODE_ENV=production needs a shared store: set REDIS_URL .*STORE=memory/)]);
+    expect(loadConfig({ ...withoutStore, STORE: 'memory' })).toMatchObject({ env: 'production', redis: undefined });
+    expect(loadConfig({ ...withoutStore, REDIS_CLUSTER_NODES: '127.0.0.1:7000' }).redisCluster).toBeDefined();
+    expect(loadConfig(PRODUCTION).redis).toBeDefined();
+    // Development keeps its in-memory default.
+    expect(loadConfig({}).redis).toBeUndefined();
+  });
+
+  test('every problem is reported at once, bad single values and cross-variable rules together', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', PORT: 'eighty', TOKEN_TTL_SECONDS: '-1', CORS_ORIGINS: 'example.com' });
+    expect(problems).toHaveLength(5);
+    for (const variable of ['PORT', 'TOKEN_TTL_SECONDS', 'CORS_ORIGINS', 'JWT_ISSUER', 'REDIS_URL']) {
+      expect(problems.filter((p) => p.includes(variable))).not.toHaveLength(0);
+    }
+    expect(() => loadConfig({ NODE_ENV: 'production', PORT: 'eighty' })).toThrow(
+      /^Invalid configuration:\n {2}PORT must .*\n {2}JWT_ISSUER is required in production\.\n {2}NODE_ENV=production needs a shared store/,
+    );
+  });
+
+  test('a production start with bad settings names the missing signing key in the same message', async () => {
+    const emptyKeys = mkdtempSync(path.join(os.tmpdir(), 'tg-config-keys-'));
+    const failure = loadStartupConfig({ NODE_ENV: 'production', KEYS_DIR: emptyKeys, STORE: 'memory' });
+    await expect(failure).rejects.toBeInstanceOf(ConfigError);
+    await expect(failure).rejects.toThrow(/JWT_ISSUER is required in production\.\n {2}No signing key in /);
+    // Good settings: the configuration, and startGateway reports the key as before.
+    await expect(loadStartupConfig({ ...PRODUCTION, KEYS_DIR: emptyKeys })).resolves.toMatchObject({ keysDir: emptyKeys });
   });
 });

@@ -3,7 +3,7 @@
  * accounts.create and authTokens.add/list/remove (contract §5), each with its failures.
  */
 import type { Server } from 'node:http';
-import { createAdminClient, createGatewayClient, type AdminClient } from '../../src/client';
+import { createAdminClient, createGatewayClient, type AdminClient } from '../../packages/client/src';
 import { ADMIN_TOKEN, buildTestGateway, type TestGateway } from '../helpers/app';
 import { failure, listen, stop } from '../helpers/live';
 

@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
-import { createGatewayClient, GatewayClientError, type GatewayClient } from '../../src/client';
+import { createGatewayClient, GatewayClientError, type GatewayClient } from '../../packages/client/src';
 import { ManualClock } from '../../src/clock';
 import { buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 import { failure, listen, stop, switchableMemoryStore } from '../helpers/live';
@@ -152,6 +152,27 @@ describe('createGatewayClient against a live gateway', () => {
       const { token } = await client.getToken({ userId: 'user-2', organizationId: 'org-2', isAdmin: true });
       expect(await failure(() => otherClient().verify(token))).toMatchObject({ httpStatus: 401, code: 'token_invalid' });
       expect((await client.verify(token)).userId).toBe('user-2');
+    });
+
+    test("verify names this client's apiKey as forward auth's account scope (?apiKey=, contract §3.3)", async () => {
+      const urls: string[] = [];
+      const scoped = createGatewayClient({
+        baseUrl,
+        apiKey: acme.apiKey,
+        authToken: acme.authToken,
+        fetch: (input, init) => (urls.push(input), fetch(input, init)),
+      });
+      const { token } = await client.getToken({ userId: 'user-2', organizationId: 'org-2', policy: { allow: ['*'] } });
+      expect((await scoped.verify(token)).account).toBe(acme.apiKey);
+      expect((await scoped.verify(token, { permission: 'a&b=c#d' })).userId).toBe('user-2');
+      const [plain, withPermission] = urls.map((url) => new URL(url));
+      expect(plain!.pathname).toBe('/v1/auth/verify');
+      expect([...plain!.searchParams]).toEqual([['apiKey', acme.apiKey]]);
+      // One member each: the permission cannot smuggle a second apiKey into the query.
+      expect([...withPermission!.searchParams]).toEqual([
+        ['apiKey', acme.apiKey],
+        ['permission', 'a&b=c#d'],
+      ]);
     });
 
     test('verify with a permission: granted, or 403 permission_denied', async () => {

@@ -12,7 +12,7 @@ import {
   type TokenGrant,
   type UserSession,
   type UserSessionOptions,
-} from '../../src/client';
+} from '../../packages/client/src';
 import { ManualClock } from '../../src/clock';
 import { buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 import { listen, stop, switchableMemoryStore } from '../helpers/live';

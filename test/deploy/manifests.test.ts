@@ -334,7 +334,14 @@ describe('Dockerfile', () => {
   it('is multi-stage: a build stage, then a runtime stage with production dependencies only', () => {
     const froms = instructions.filter((line) => /^FROM /i.test(line));
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    expect(froms.every((line) => /node:20/.test(line))).toBe(true);
+    // A Node LTS line still supported (node:20 ended in April 2026); the code runs on 20 or later.
+    const supportedUntil: Record<string, string> = { '22': '2027-04-30', '24': '2028-04-30' };
+    for (const from of froms) {
+      const major = /^FROM node:(\d+)-slim\b/i.exec(from)?.[1] ?? '';
+      expect(Object.keys(supportedUntil)).toContain(major);
+      expect(new Date().toISOString().slice(0, 10) <= supportedUntil[major]!).toBe(true);
+    }
+    expect(JSON.parse(read('package.json')).engines.node).toBe('>=20');
     expect(dockerfile).toMatch(/npm ci\b/);
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
@@ -345,13 +352,30 @@ describe('Dockerfile', () => {
     const lastFrom = instructions.map((l) => /^FROM /i.test(l)).lastIndexOf(true);
     const runtime = instructions.slice(lastFrom);
     expect(runtime).toContain('USER node');
-    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).toMatch(/\/healthz/);
-    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).not.toMatch(/curl|wget/);
+    // The healthcheck script follows HOST and PORT (test/deploy/healthcheck.test.ts runs it).
+    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).toMatch(/CMD \["node", "scripts\/healthcheck\.js"\]$/);
+    expect(runtime).toContain('COPY scripts/healthcheck.js ./scripts/');
+    expect(read('scripts/healthcheck.js')).toMatch(/path: '\/healthz'/);
+    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).not.toMatch(/curl|wget|127\.0\.0\.1/);
     expect(runtime).toContain('VOLUME ["/app/keys"]');
     expect(runtime.join('\n')).toMatch(/KEYS_DIR=\/app\/keys/);
     expect(runtime.join('\n')).toMatch(/NODE_ENV=production/);
     expect(runtime).toContain('EXPOSE 8080');
     expect(runtime.at(-1)).toBe('CMD ["node", "dist/server.js"]');
+  });
+
+  it('installs the workspace as npm ci expects it: the client package manifest beside the lock file', () => {
+    const copies = instructions.filter((line) => line === 'COPY packages/client/package.json ./packages/client/');
+    expect(copies).toHaveLength(2); // the build stage and the runtime stage
+    expect(JSON.parse(read('package.json')).workspaces).toEqual(['packages/client']);
+  });
+
+  it('says next to its docker run line that the container must be able to read the 0600 key files', () => {
+    for (const doc of ['README.md', 'docs/DEPLOYMENT.md', 'Dockerfile']) {
+      const text = read(doc);
+      expect(text).toMatch(/docker run[^\n]*(\\\n[^\n]*)*--user "\$\(id -u\):\$\(id -g\)"/);
+      expect(text).toMatch(/0600/);
+    }
   });
 
   it('.dockerignore keeps secrets and local artefacts out of the build context', () => {

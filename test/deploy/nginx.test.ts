@@ -21,6 +21,7 @@ import {
 } from './harness';
 
 const nginxBinary = nginxForTests();
+// nginxForTests has printed why when it found none.
 const describeWithNginx = nginxBinary ? describe : describe.skip;
 
 /** What a client puts in the identity headers to impersonate an administrator. */

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ADMIN_TOKEN, forwardAuthPath } from '../helpers/app';
 import { makeKeysDir } from '../helpers/keys';
+import { testIf } from '../helpers/skip';
 import { freePort, hasRedisServerBinary, startThrowawayRedis, type ThrowawayRedis } from '../setup/redis-server';
 import { send } from './harness';
 import { ensureBuilt, spawnGateway, type GatewayProcess } from './process';
@@ -230,10 +231,10 @@ describe('graceful shutdown of node dist/server.js', () => {
     expect(await within(gateway.exited, 7000, 'the process to exit')).toBe(0);
   }, 30_000);
 
-  const itWithRedisBinary = hasRedisServerBinary() ? it : it.skip;
-  if (!hasRedisServerBinary()) {
-    process.stderr.write('\n*** No redis-server binary: the Redis-down start test of test/deploy/shutdown.test.ts is SKIPPED. ***\n\n');
-  }
+  const itWithRedisBinary = testIf(
+    hasRedisServerBinary(),
+    'no redis-server binary: the Redis-down start test of test/deploy/shutdown.test.ts does not run',
+  );
 
   itWithRedisBinary('starts with Redis down (live, not ready, 503), and becomes ready by itself once Redis answers', async () => {
     const redisPort = await freePort();

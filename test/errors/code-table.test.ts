@@ -10,6 +10,7 @@ import express from 'express';
 import request from 'supertest';
 import { CANONICAL_HTTP_STATUS, ERROR_CODES, GatewayError, type ErrorCode } from '../../src/errors';
 import { errorHandler, OAUTH_ERROR_BY_HTTP } from '../../src/http/errors';
+import { testIf } from '../helpers/skip';
 
 /** Transcribed from contract §1. */
 const CONTRACT_STATUS_TABLE: Record<string, number> = {
@@ -80,7 +81,11 @@ describe('the code table', () => {
   });
 
   const contractFile = path.resolve(__dirname, '../../../shared/CONTRACT.md');
-  (existsSync(contractFile) ? test : test.skip)('matches the table and code list in ../shared/CONTRACT.md', () => {
+  const checkContract = testIf(
+    existsSync(contractFile),
+    `the check against the contract text: ${contractFile} is not beside the checkout (the tables above are its copy)`,
+  );
+  checkContract('matches the table and code list in ../shared/CONTRACT.md', () => {
     const text = readFileSync(contractFile, 'utf8');
     const rows = [...text.matchAll(/^\|\s*([A-Z_]+)(?:\s*\([^)]*\))?\s*\|\s*(\d{3})\b/gm)].map((m) => [m[1], Number(m[2])]);
     expect(Object.fromEntries(rows)).toEqual(CONTRACT_STATUS_TABLE);

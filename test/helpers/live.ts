@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GatewayClientError } from '../../src/client';
+import { GatewayClientError } from '../../packages/client/src';
 import type { Clock } from '../../src/clock';
 import { MemoryStore, StoreUnavailableError, type GatewayStore } from '../../src/store';
 import type { TestGateway } from './app';

@@ -13,7 +13,7 @@ import {
   type GatewayStore,
   type MirrorOptions,
 } from '../../src/store';
-import { deletePrefix, rawRedis, testRedisUrl, uniquePrefix } from './redis';
+import { deletePrefix, NO_REDIS_REASON, rawRedis, testRedisUrl, uniquePrefix } from './redis';
 
 /**
  * 'redis' is the Redis store as a start with REDIS_URL builds it (fronted by the local mirror);
@@ -24,6 +24,9 @@ export type StoreKind = 'memory' | 'redis' | 'redis-plain' | 'redis-cluster';
 
 /** Redis is included whenever one is available; under CI global-setup guarantees it. */
 export const STORE_KINDS: StoreKind[] = testRedisUrl() ? ['memory', 'redis'] : ['memory'];
+if (!testRedisUrl()) {
+  process.stderr.write(`\n*** SKIPPED: the Redis half of the store suites: ${NO_REDIS_REASON}; only the in-memory store runs. ***\n\n`);
+}
 
 /** The store contract also runs against the Redis store without its mirror. */
 export const STORE_SUITE_KINDS: StoreKind[] = testRedisUrl() ? ['memory', 'redis', 'redis-plain'] : ['memory'];

@@ -14,9 +14,13 @@ import { createRedisClient, redisStore, type GatewayStore } from '../../src/stor
 import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
 import { uniquePrefix } from '../helpers/redis';
+import { describeIf } from '../helpers/skip';
 import { hasRedisServerBinary, startThrowawayRedis, type ThrowawayRedis } from '../setup/redis-server';
 
-const describeWithBinary = (hasRedisServerBinary() ? describe : describe.skip) as jest.Describe;
+const describeWithBinary = describeIf(
+  hasRedisServerBinary(),
+  'the Redis outage suite (test/http/outage.test.ts) needs a redis-server binary to start and kill; install redis-server (under CI=true it is required)',
+);
 const BOUND_MS = 1000;
 const USER = { userId: 'user-1', organizationId: 'org-1', email: 'user@example.com' };
 

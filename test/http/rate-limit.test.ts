@@ -14,6 +14,8 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import Redis from 'ioredis';
 import { RedisStore } from '../../src/store';
 import { ADMIN_TOKEN, basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
+import { NO_REDIS_REASON } from '../helpers/redis';
+import { describeIf } from '../helpers/skip';
 import { makeStore, STORE_KINDS, type StoreKind } from '../helpers/stores';
 
 /** One proxy hop is trusted, so X-Forwarded-For names the client address in these tests. */
@@ -334,7 +336,7 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
   });
 });
 
-(STORE_KINDS.includes('redis') ? describe : describe.skip)('limits shared through Redis', () => {
+describeIf(STORE_KINDS.includes('redis'), NO_REDIS_REASON)('limits shared through Redis', () => {
   it('two instances on one store share the address and apiKey limits', async () => {
     const shared = await makeStore('redis');
     const env = { ...PROXIED, RATE_LIMIT_FAILED_AUTH_PER_ADDRESS: '4', RATE_LIMIT_FAILED_AUTH_PER_API_KEY: '3' };
@@ -364,7 +366,7 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
   });
 });
 
-(STORE_KINDS.includes('redis') ? describe : describe.skip)('the address check on Redis', () => {
+describeIf(STORE_KINDS.includes('redis'), NO_REDIS_REASON)('the address check on Redis', () => {
   it('asks Redis about a clean address at most once per second, and an address with failures every time', async () => {
     const gw = await buildTestGateway({ store: 'redis', env: PROXIED });
     const get = jest.spyOn(RateLimiterRedis.prototype, 'get');

@@ -9,7 +9,8 @@ import { MemoryStore } from '../../src/store';
 import { REVOCATION_EXPIRY_MARGIN_SECONDS } from '../../src/tokens';
 import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { rsaKeyPairPem } from '../helpers/keys';
-import { rawRedis } from '../helpers/redis';
+import { NO_REDIS_REASON, rawRedis } from '../helpers/redis';
+import { testIf } from '../helpers/skip';
 import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
 import { ManualClock } from '../../src/clock';
 
@@ -358,7 +359,7 @@ describe('revocation records are bounded', () => {
     }
   });
 
-  const redisOnly = STORE_KINDS.includes('redis') ? test : test.skip;
+  const redisOnly = testIf(STORE_KINDS.includes('redis'), `the PXAT expiry test: ${NO_REDIS_REASON}`);
   redisOnly('Redis store: every record and mark carries an absolute expiry (PXAT) taken from token times', async () => {
     const clock = new ManualClock(Date.now());
     const testStore: TestStore = await makeStore('redis', clock);

@@ -12,13 +12,17 @@ import { systemClock } from '../../src/clock';
 import { createRedisClusterClient, createStore, RedisStore } from '../../src/store';
 import { basicAuth, buildTestGateway, type TestGateway, forwardAuthPath } from '../helpers/app';
 import { makeKeysDir } from '../helpers/keys';
+import { describeIf } from '../helpers/skip';
 import { makeStore, REDIS_CLUSTER_WANTED, type TestStore } from '../helpers/stores';
 import { startThrowawayRedisCluster, type ThrowawayRedisCluster } from '../setup/redis-cluster';
 import { storeSuite } from './store-behaviours';
 
 jest.setTimeout(60_000);
 
-const describeCluster = (REDIS_CLUSTER_WANTED ? describe : describe.skip) as jest.Describe;
+const describeCluster = describeIf(
+  REDIS_CLUSTER_WANTED,
+  'the Redis Cluster suite (test/store/cluster.test.ts) starts a six-node cluster and runs only when TEST_REDIS_CLUSTER=1 or CI=true',
+);
 
 const now = () => Math.floor(Date.now() / 1000);
 

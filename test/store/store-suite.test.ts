@@ -4,7 +4,8 @@
 import { ManualClock } from '../../src/clock';
 import { MemoryStore, StoreUnavailableError } from '../../src/store';
 import { makeStore, STORE_KINDS, STORE_SUITE_KINDS } from '../helpers/stores';
-import { rawRedis } from '../helpers/redis';
+import { NO_REDIS_REASON, rawRedis } from '../helpers/redis';
+import { describeIf } from '../helpers/skip';
 import { storeSuite } from './store-behaviours';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -52,7 +53,7 @@ describe('memory store expiry follows its clock', () => {
   });
 });
 
-(STORE_KINDS.includes('redis') ? describe : describe.skip)('redis store layout', () => {
+describeIf(STORE_KINDS.includes('redis'), `redis store layout: ${NO_REDIS_REASON}`)('redis store layout', () => {
   test('issued-token records expire exactly at the token exp (PXAT) and share the account hash tag', async () => {
     const t = await makeStore('redis');
     const raw = rawRedis();

@@ -14,8 +14,8 @@
  * Time and timers are injectable (`clock`, `setTimeout`, `clearTimeout`, `random`) so that the
  * whole schedule can be tested without waiting. Browser-safe: no Node-only API.
  */
-import { GatewayClientError, isGatewayClientError } from './errors';
-import { call, makeTransport, resultData, type FetchLike, type Transport } from './http';
+import { GatewayClientError, isGatewayClientError } from './errors.js';
+import { call, makeTransport, resultData, type FetchLike, type Transport } from './http.js';
 
 /** Who the browser says it is; checked against the token by the gateway. */
 export interface SessionUser {

@@ -3,7 +3,7 @@
  * their auth tokens. It holds the gateway's ADMIN_TOKEN, so it belongs in operator tooling
  * only, never in a customer's backend or a browser. Uses only `fetch`.
  */
-import { authorizedCaller, makeTransport, pathSegment, resultData, type FetchLike, type Transport } from './http';
+import { authorizedCaller, makeTransport, pathSegment, resultData, type FetchLike, type Transport } from './http.js';
 
 export interface AdminClientOptions {
   /** The gateway's origin, e.g. `https://auth.example.com` (a path prefix is kept). */

@@ -1,5 +1,5 @@
 /**
- * token-gateway/client: the typed SDK.
+ * @token-gateway/client: the typed SDK of token-gateway.
  *
  *   Server (holds the authToken):  createGatewayClient({ baseUrl, apiKey, authToken })
  *   Browser (public apiKey only):  createUserSession({ baseUrl, apiKey, user, fetchToken })
@@ -15,8 +15,8 @@ export {
   type CanonicalStatus,
   type GatewayErrorCode,
   type GatewayClientErrorInit,
-} from './errors';
-export type { FetchLike } from './http';
+} from './errors.js';
+export type { FetchLike } from './http.js';
 export {
   createGatewayClient,
   type GatewayClient,
@@ -34,7 +34,7 @@ export {
   type Policy,
   type VerifiedIdentity,
   type VerifyOptions,
-} from './server';
+} from './server.js';
 export {
   createAdminClient,
   type AdminClient,
@@ -43,7 +43,7 @@ export {
   type CreatedAccount,
   type AddedAuthToken,
   type AuthTokenInfo,
-} from './admin';
+} from './admin.js';
 export {
   createUserSession,
   type UserSession,
@@ -55,4 +55,4 @@ export {
   type SessionEvents,
   type SessionEvent,
   type TimerHandle,
-} from './session';
+} from './session.js';

@@ -3,7 +3,7 @@
  * Uses only the global `fetch` (or the one given), so it runs in browsers, Node 18+, Deno,
  * Bun and edge runtimes alike.
  */
-import { errorFromResponse, GatewayClientError, networkError } from './errors';
+import { errorFromResponse, GatewayClientError, networkError } from './errors.js';
 
 /** The part of `fetch` the SDK uses. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;

@@ -4,7 +4,7 @@
  * in a browser bundle. Uses only `fetch` and `btoa` (no Buffer), so it also runs on edge
  * runtimes.
  */
-import { GatewayClientError } from './errors';
+import { GatewayClientError } from './errors.js';
 import {
   authorizedCaller,
   call,
@@ -14,8 +14,8 @@ import {
   resultData,
   type FetchLike,
   type Transport,
-} from './http';
-import type { IdentifiedUser, SessionUser } from './session';
+} from './http.js';
+import type { IdentifiedUser, SessionUser } from './session.js';
 
 export interface GatewayClientOptions {
   /** The gateway's origin, e.g. `https://auth.example.com` (a path prefix is kept). */

@@ -22,6 +22,9 @@ import { presentedCredentials, requireAdmin } from './http/auth';
 import { GatewayMetrics, METRICS_PATH, metricsEndpoint } from './http/metrics';
 import { addressLimitKey } from './http/client-address';
 import { AbuseLimiter } from './http/rate-limit';
+import { recordTrip } from './http/audit';
+import { currentRequest, requestScope } from './http/request-scope';
+import { AuditTrail, auditEvents } from './audit';
 
 export interface AppDeps {
   config: Config;
@@ -41,8 +44,30 @@ export interface GatewayApp {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 
+/**
+ * The audit trail (contract §9): events in the store, and each as a JSON line in the log
+ * (`"audit": {...}`, message "audit event") for an operator to ship.
+ */
+export function buildAuditTrail(deps: AppDeps, metrics?: GatewayMetrics): AuditTrail {
+  return new AuditTrail({
+    store: deps.store,
+    clock: deps.clock ?? systemClock,
+    retentionDays: deps.config.audit.retentionDays,
+    maxEvents: deps.config.audit.maxEvents,
+    currentRequest,
+    onEvent: (event) => deps.logger?.info({ audit: event }, 'audit event'),
+    onFailure: (event, error) => {
+      metrics?.storeErrors.inc({ source: 'audit' });
+      deps.logger?.error(
+        { audit: event, err: { message: error instanceof Error ? error.message : String(error) } },
+        'audit event not stored',
+      );
+    },
+  });
+}
+
 /** `limiter`, when given, enforces the issuance quota (contract §8). */
-export function buildContext(deps: AppDeps, limiter?: AbuseLimiter): HttpContext {
+export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: AuditTrail): HttpContext {
   const { config, store, keyRing } = deps;
   const clock = deps.clock ?? systemClock;
   const verifier = new TokenVerifier({
@@ -78,6 +103,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter): HttpContext
       maxLifetimeSeconds: Math.max(config.maxTokenTtlSeconds, config.customerTokenMaxTtlSeconds),
     },
     lifecycle: deps.lifecycle ?? { shuttingDown: false },
+    audit: audit ?? buildAuditTrail(deps),
   };
 }
 
@@ -110,13 +136,15 @@ function corsFor(origins: string[]) {
 
 export function createApp(deps: AppDeps): GatewayApp {
   const metrics = deps.metrics ?? new GatewayMetrics();
+  const audit = buildAuditTrail(deps, metrics);
   const limiter = new AbuseLimiter({
     store: deps.store,
     limits: deps.config.rateLimits,
     now: () => (deps.clock ?? systemClock).now(),
     onLimited: (limit) => metrics.rateLimited.inc({ limit }),
+    onTripped: (trip) => recordTrip(deps.store, audit, trip),
   });
-  const context = buildContext(deps, limiter);
+  const context = buildContext(deps, limiter, audit);
   const { config, lifecycle } = context;
   deps.store.redisBacking()?.client.on('error', () => metrics.storeErrors.inc({ source: 'connection' }));
   const app = express();
@@ -132,6 +160,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
     next();
   });
+  app.use(requestScope());
   if (deps.logger) app.use(httpLogger(deps.logger));
   app.use(helmet());
 
@@ -146,7 +175,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   });
 
   const browserCors = corsFor(config.corsOrigins);
-  for (const route of routeTable(context)) registerRoute(app, route, config, browserCors, limiter);
+  for (const route of routeTable(context)) registerRoute(app, route, config, browserCors, limiter, audit);
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(notFound('No route matches this path.')));
   // A failed credential check counts against the address and the apiKey; over a limit, the
@@ -188,6 +217,7 @@ function registerRoute(
   config: Config,
   browserCors: ReturnType<typeof corsFor>,
   limiter: AbuseLimiter,
+  audit: AuditTrail,
 ): void {
   // Without ADMIN_TOKEN the operator routes do not exist: 404 before anything else is looked at.
   if (route.admin && config.adminToken === undefined) return;
@@ -208,7 +238,13 @@ function registerRoute(
   }
   if (route.admin) {
     prelude.push((req: Request, _res: Response, next: NextFunction) => {
-      requireAdmin(config.adminToken, req);
+      try {
+        requireAdmin(config.adminToken, req);
+      } catch (error) {
+        // Recorded before the 401 leaves; the address limit above bounds how many a client makes.
+        audit.record(auditEvents.adminAuthFailed(req.method, route.path)).then(() => next(error), next);
+        return;
+      }
       next();
     });
   }

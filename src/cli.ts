@@ -17,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { accountName, addAuthToken, createAccount, deleteAuthToken, listAuthTokens, requireAccountById } from './accounts';
+import { AuditTrail, auditEvents } from './audit';
 import { systemClock } from './clock';
 import { loadConfig, type Config, type SigningAlgorithm } from './config';
 import { isGatewayError } from './errors';
@@ -146,14 +147,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
   const store = io.store ?? createStore(config, { clock: systemClock });
   try {
     if (!io.store) await requireStore(store, io.storeReadyTimeoutMs ?? DEFAULT_STORE_READY_TIMEOUT_MS, storeAddress(config));
+    // The operator's actions from the command line are in the audit trail too (contract §9).
+    const audit = new AuditTrail({
+      store,
+      clock: systemClock,
+      retentionDays: config.audit.retentionDays,
+      maxEvents: config.audit.maxEvents,
+    });
     if (name !== undefined) {
-      print(await createAccount(store, systemClock, name));
+      const created = await createAccount(store, systemClock, name);
+      await audit.record(auditEvents.accountCreated(created.account, created.authTokenId, auditEvents.CLI_ACTOR));
+      print(created);
     } else if (group === 'auth-tokens' && command === 'add' && rest.length === 1) {
-      print(await addAuthToken(store, systemClock, await requireAccountById(store, rest[0]!)));
+      const account = await requireAccountById(store, rest[0]!);
+      const issued = await addAuthToken(store, systemClock, account);
+      await audit.record(auditEvents.authTokenAdded(account.id, issued.authTokenId, auditEvents.CLI_ACTOR));
+      print(issued);
     } else if (group === 'auth-tokens' && command === 'list' && rest.length === 1) {
       print({ authTokens: await listAuthTokens(store, await requireAccountById(store, rest[0]!)) });
     } else if (group === 'auth-tokens' && command === 'remove' && rest.length === 2) {
-      await deleteAuthToken(store, await requireAccountById(store, rest[0]!), rest[1]!);
+      const account = await requireAccountById(store, rest[0]!);
+      await deleteAuthToken(store, account, rest[1]!);
+      await audit.record(auditEvents.authTokenRemoved(account.id, rest[1]!, auditEvents.CLI_ACTOR));
       print({ authTokenId: rest[1], deleted: true });
     } else {
       throw new UsageError(USAGE);

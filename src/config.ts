@@ -192,6 +192,8 @@ const envSchema = z
     RATE_LIMIT_WINDOW_SECONDS: int('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     ISSUANCE_QUOTA_PER_MINUTE: int('ISSUANCE_QUOTA_PER_MINUTE', DEFAULT_ISSUANCE_QUOTA_PER_MINUTE, 0, 100_000_000),
     UNKNOWN_ISSUER_READS_PER_SECOND: int('UNKNOWN_ISSUER_READS_PER_SECOND', 20, 1, 100_000),
+    AUDIT_RETENTION_DAYS: int('AUDIT_RETENTION_DAYS', 30, 1, 3_650),
+    AUDIT_MAX_EVENTS: int('AUDIT_MAX_EVENTS', 100_000, 1, 100_000_000),
     FORWARD_AUTH_API_KEYS: list.transform((items, ctx) => {
       for (const item of items) {
         if (!CREDENTIAL_PATTERN.test(item)) {
@@ -293,6 +295,8 @@ export interface Config {
    * customer-token issuers it has never seen as an account (forged tokens cost no more).
    */
   unknownIssuerReadsPerSecond: number;
+  /** The audit trail (contract §9): each stream keeps events this long and at most this many. */
+  audit: { retentionDays: number; maxEvents: number };
   rateLimits: {
     windowSeconds: number;
     failedAuthPerAddress: number;
@@ -352,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     verifiedTokenCacheSize: e.VERIFIED_TOKEN_CACHE_SIZE,
     forwardAuthApiKeys: e.FORWARD_AUTH_API_KEYS,
     unknownIssuerReadsPerSecond: e.UNKNOWN_ISSUER_READS_PER_SECOND,
+    audit: { retentionDays: e.AUDIT_RETENTION_DAYS, maxEvents: e.AUDIT_MAX_EVENTS },
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       failedAuthPerAddress: e.RATE_LIMIT_FAILED_AUTH_PER_ADDRESS,

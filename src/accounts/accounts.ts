@@ -10,6 +10,7 @@ import {
   CREDENTIAL_PATTERN,
   hashSecret,
   matchesAnyHash,
+  matchingHashIndex,
   newAccountId,
   newApiKey,
   newAuthTokenId,
@@ -70,26 +71,32 @@ export async function deleteAuthToken(store: AccountStore, account: AccountRecor
   if (!(await store.deleteAuthToken(account.apiKey, authTokenId))) throw notFound('No auth token has this id.');
 }
 
+/** An account caller: the account, and which of its auth tokens it presented (audit trail). */
+export interface AuthenticatedAccount {
+  account: AccountRecord;
+  authTokenId: string;
+}
+
 /**
  * The account whose apiKey and authToken these are. Every failure (malformed, unknown apiKey,
  * wrong or deleted authToken, another account's authToken) is the same invalid_credentials,
  * and the comparison takes the same time whichever it was.
  */
 export function checkCredentials(
-  found: { account: AccountRecord; authTokens: ReadonlyArray<{ hash: string }> } | null,
+  found: { account: AccountRecord; authTokens: ReadonlyArray<{ id: string; hash: string }> } | null,
   authToken: string,
-): AccountRecord {
-  const hashes = found ? found.authTokens.map((t) => t.hash) : [];
-  const ok = matchesAnyHash(authToken, hashes);
-  if (!found || !ok) throw invalidCredentials();
-  return found.account;
+): AuthenticatedAccount {
+  const tokens = found ? found.authTokens : [];
+  const index = matchingHashIndex(authToken, tokens.map((t) => t.hash));
+  if (!found || index < 0) throw invalidCredentials();
+  return { account: found.account, authTokenId: tokens[index]!.id };
 }
 
 export async function authenticateAccount(
   store: AccountStore,
   apiKey: string,
   authToken: string,
-): Promise<AccountRecord> {
+): Promise<AuthenticatedAccount> {
   if (!CREDENTIAL_PATTERN.test(apiKey) || !CREDENTIAL_PATTERN.test(authToken)) {
     matchesAnyHash(authToken, []);
     throw invalidCredentials();

@@ -7,6 +7,7 @@ export {
   deleteAuthToken,
   authenticateAccount,
   checkCredentials,
+  type AuthenticatedAccount,
   type CreatedAccount,
   type IssuedAuthToken,
 } from './accounts';

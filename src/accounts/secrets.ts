@@ -27,12 +27,22 @@ const DECOY_HASH = hashSecret(`decoy:${random(32)}`);
  * whether or not an earlier one matched; with no hashes a decoy is compared instead.
  */
 export function matchesAnyHash(secret: string, hashes: readonly string[]): boolean {
+  return matchingHashIndex(secret, hashes) >= 0;
+}
+
+/**
+ * The index of the hash `secret` matches, or -1; the same constant-time walk over every hash
+ * (or the decoy) as matchesAnyHash, whichever matched.
+ */
+export function matchingHashIndex(secret: string, hashes: readonly string[]): number {
   const presented = Buffer.from(hashSecret(secret), 'hex');
-  let matched = false;
-  for (const hash of hashes.length > 0 ? hashes : [DECOY_HASH]) {
-    const stored = Buffer.from(hash, 'hex');
+  let matched = -1;
+  const candidates = hashes.length > 0 ? hashes : [DECOY_HASH];
+  for (let i = 0; i < candidates.length; i += 1) {
+    const stored = Buffer.from(candidates[i]!, 'hex');
     const equal = stored.length === presented.length && timingSafeEqual(stored, presented);
-    matched = equal || matched;
+    // Branch-free on the outcome: the walk goes on whatever matched.
+    matched = equal && matched < 0 ? i : matched;
   }
-  return matched && hashes.length > 0;
+  return hashes.length > 0 ? matched : -1;
 }

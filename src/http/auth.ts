@@ -6,9 +6,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import { authenticateAccount } from '../accounts';
+import { authenticateAccount, type AuthenticatedAccount } from '../accounts';
 import { GatewayError, invalidCredentials, notFound } from '../errors';
-import type { AccountRecord, AccountStore } from '../store';
+import type { AccountStore } from '../store';
 
 export const REALM = 'token-gateway';
 export const BASIC_CHALLENGE = `Basic realm="${REALM}"`;
@@ -56,8 +56,8 @@ export function presentedCredentials(req: Request): CallerCredentials | undefine
 
 const challenged = (error: GatewayError): GatewayError => error.with({ wwwAuthenticate: BASIC_CHALLENGE });
 
-/** The calling account, or 401 invalid_credentials with a Basic challenge. */
-export async function authenticateCaller(store: AccountStore, req: Request): Promise<AccountRecord> {
+/** The calling account (and its auth token), or 401 invalid_credentials with a Basic challenge. */
+export async function authenticateCaller(store: AccountStore, req: Request): Promise<AuthenticatedAccount> {
   const credentials = presentedCredentials(req);
   if (!credentials) throw challenged(invalidCredentials());
   try {

@@ -1,4 +1,5 @@
 /** What every endpoint may use: the domain services, built once in createApp. */
+import type { AuditTrail } from '../audit';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { KeyRing } from '../keys';
@@ -19,4 +20,5 @@ export interface HttpContext {
   issuance: IssueTokenDeps;
   revocation: RevocationDeps;
   lifecycle: Lifecycle;
+  audit: AuditTrail;
 }

@@ -83,7 +83,7 @@ export class GatewayMetrics {
     });
     this.storeErrors = new Counter({
       name: 'gateway_store_errors_total',
-      help: 'Store failures: answers 503 store_unavailable (source=request) and Redis connection errors (source=connection).',
+      help: 'Store failures: answers 503 store_unavailable (source=request), Redis connection errors (source=connection), audit events the store could not keep (source=audit).',
       labelNames: ['source'],
       registers,
     });
@@ -94,7 +94,7 @@ export class GatewayMetrics {
       registers,
     });
     // Start every labelled series the operator alerts on at zero, so rate() works from the first scrape.
-    for (const source of ['request', 'connection']) this.storeErrors.inc({ source }, 0);
+    for (const source of ['request', 'connection', 'audit']) this.storeErrors.inc({ source }, 0);
     for (const limit of ['address', 'api_key', 'issuance']) this.rateLimited.inc({ limit }, 0);
     for (const kind of ['token', 'user', 'organization']) this.revocations.inc({ kind }, 0);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -41,6 +41,11 @@ export interface AbuseLimiterOptions {
   limits: RateLimits;
   /** Called each time a request is refused, with the limit that refused it (metrics). */
   onLimited?: (limit: RateLimitName) => void;
+  /**
+   * Called once per window when a limit trips: on the first refusal of the window (the audit
+   * trail), never again for the refusals that follow, so a flood costs one event per window.
+   */
+  onTripped?: (trip: RateLimitTrip) => Promise<void> | void;
   /** Wall-clock ms, for how long a clean address is remembered (the limiter's windows are real time too). */
   now?: () => number;
 }
@@ -86,6 +91,15 @@ const MAX_CLEAN_ADDRESSES = 10_000;
 interface Outcome {
   limited: boolean;
   msBeforeNext: number;
+  /** This refusal is the first of its window. */
+  tripped: boolean;
+}
+
+export interface RateLimitTrip {
+  limit: RateLimitName;
+  /** What was counted: the address (IPv6 per /64) or the apiKey. */
+  key: string;
+  retryAfterSeconds: number;
 }
 
 export class AbuseLimiter {
@@ -93,6 +107,7 @@ export class AbuseLimiter {
   private readonly apiKey: RateLimiterAbstract | undefined;
   private readonly issuance: RateLimiterAbstract | undefined;
   private readonly onLimited: (limit: RateLimitName) => void;
+  private readonly onTripped: (trip: RateLimitTrip) => Promise<void> | void;
   private readonly now: () => number;
   /** Redis only: addresses found with no failed check, and when (see CLEAN_ADDRESS_MS). */
   private readonly cleanAddresses: Map<string, number> | undefined;
@@ -110,6 +125,7 @@ export class AbuseLimiter {
         : undefined;
     this.issuance = limits.issuancePerMinute > 0 ? makeLimiter(store, 'iss', limits.issuancePerMinute, 60) : undefined;
     this.onLimited = options.onLimited ?? (() => undefined);
+    this.onTripped = options.onTripped ?? (() => undefined);
     this.now = options.now ?? Date.now;
     // Memory counters are local and cheap to read: they are read every time.
     this.cleanAddresses = store.redisBacking() ? new Map() : undefined;
@@ -152,6 +168,8 @@ export class AbuseLimiter {
     ]);
     // When both are over, the client must wait for the later of the two windows.
     const wait = Math.max(byAddress?.limited ? byAddress.msBeforeNext : 0, byApiKey?.limited ? byApiKey.msBeforeNext : 0);
+    if (byAddress?.tripped) await this.trip('address', address, byAddress.msBeforeNext);
+    if (byApiKey?.tripped) await this.trip('api_key', apiKey!, byApiKey.msBeforeNext);
     if (byAddress?.limited) return this.refuse('address', wait);
     if (byApiKey?.limited) return this.refuse('api_key', wait);
     return undefined;
@@ -160,9 +178,14 @@ export class AbuseLimiter {
   /** The issuance quota: one point per token, after the credentials were found right. */
   async consumeIssuance(apiKey: string): Promise<void> {
     const outcome = await consume(this.issuance, apiKey);
+    if (outcome?.tripped) await this.trip('issuance', apiKey, outcome.msBeforeNext);
     if (outcome?.limited) {
       throw this.refuse('issuance', outcome.msBeforeNext, 'The issuance quota of this apiKey is used up; try again later.');
     }
+  }
+
+  private async trip(limit: RateLimitName, key: string, msBeforeNext: number): Promise<void> {
+    await this.onTripped({ limit, key, retryAfterSeconds: retryAfterSeconds(msBeforeNext) });
   }
 
   private refuse(
@@ -172,19 +195,24 @@ export class AbuseLimiter {
   ): GatewayError {
     this.onLimited(limit);
     return new GatewayError('rate_limited', message, {
-      retryAfterSeconds: Math.max(1, Math.ceil(msBeforeNext / 1000)),
+      retryAfterSeconds: retryAfterSeconds(msBeforeNext),
     });
   }
 }
+
+const retryAfterSeconds = (msBeforeNext: number): number => Math.max(1, Math.ceil(msBeforeNext / 1000));
 
 /** One point against `key`; a store failure becomes store_unavailable (fail closed). */
 async function consume(limiter: RateLimiterAbstract | undefined, key: string): Promise<Outcome | undefined> {
   if (!limiter) return undefined;
   try {
     const res = await limiter.consume(key);
-    return { limited: false, msBeforeNext: res.msBeforeNext };
+    return { limited: false, msBeforeNext: res.msBeforeNext, tripped: false };
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) return { limited: true, msBeforeNext: rejection.msBeforeNext };
+    if (rejection instanceof RateLimiterRes) {
+      // The counter goes on past the limit within a window: one above it is the first refusal.
+      return { limited: true, msBeforeNext: rejection.msBeforeNext, tripped: rejection.consumedPoints === limiter.points + 1 };
+    }
     throw storeUnavailable(rejection);
   }
 }

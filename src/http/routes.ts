@@ -14,6 +14,7 @@ import {
   listAuthTokensEndpoint,
 } from './endpoints/admin';
 import { authorizeEndpoint } from './endpoints/authorize';
+import { accountEventsEndpoint, adminEventsEndpoint } from './endpoints/events';
 import { forwardAuthEndpoint } from './endpoints/forward-auth';
 import { healthzEndpoint, readyzEndpoint } from './endpoints/health';
 import { identifyEndpoint } from './endpoints/identify';
@@ -73,7 +74,9 @@ export function routeTable(ctx: HttpContext): RouteSpec[] {
       body: 'json',
       admin: true,
     },
+    { path: '/v1/admin/events', methods: { GET: adminEventsEndpoint(ctx) }, admin: true },
     { path: '/v1/account/me', methods: { GET: accountMeEndpoint(ctx) } },
+    { path: '/v1/account/events', methods: { GET: accountEventsEndpoint(ctx) } },
     {
       path: '/v1/account/signing-key',
       methods: { PUT: putSigningKeyEndpoint(ctx), DELETE: deleteSigningKeyEndpoint(ctx) },

@@ -6,6 +6,10 @@
 import { Clock, systemClock } from '../clock';
 import type {
   AccountRecord,
+  AuditBounds,
+  AuditEventRecord,
+  AuditPage,
+  AuditQuery,
   AuthTokenRecord,
   GatewayStore,
   IssuanceContext,
@@ -14,6 +18,7 @@ import type {
   TokenContextQuery,
   UserEntry,
 } from './types';
+import { maxScanned, pageOf, parsePosition, streamOf, streamsOf, type StreamEntry } from './audit-streams';
 import { StoreUnavailableError } from './types';
 
 interface AccountState {
@@ -121,6 +126,41 @@ export class MemoryStore implements GatewayStore {
 
   async ping(): Promise<void> {
     this.check();
+  }
+
+  /** Audit streams (contract §9), oldest first; see audit-streams.ts. */
+  private readonly auditStreams = new Map<string, Array<{ ms: number; seq: number; event: AuditEventRecord }>>();
+  private lastAuditPosition = { ms: 0, seq: 0 };
+
+  async appendAuditEvent(event: AuditEventRecord, bounds: AuditBounds): Promise<void> {
+    this.check();
+    // Positions only grow, as Redis stream ids do, even if the clock steps back.
+    const ms = Math.max(bounds.nowMs, this.lastAuditPosition.ms);
+    const seq = ms === this.lastAuditPosition.ms ? this.lastAuditPosition.seq + 1 : 0;
+    this.lastAuditPosition = { ms, seq };
+    for (const name of streamsOf(event)) {
+      const stream = this.auditStreams.get(name) ?? [];
+      stream.push({ ms, seq, event });
+      const oldest = bounds.nowMs - bounds.retentionMs;
+      let drop = Math.max(0, stream.length - bounds.maxEvents);
+      while (drop < stream.length && stream[drop]!.ms < oldest) drop += 1;
+      stream.splice(0, drop);
+      this.auditStreams.set(name, stream);
+    }
+  }
+
+  async listAuditEvents(query: AuditQuery, bounds: AuditBounds): Promise<AuditPage> {
+    this.check();
+    const stream = this.auditStreams.get(streamOf(query)) ?? [];
+    const before = query.cursor === undefined ? undefined : parsePosition(query.cursor);
+    const entries: StreamEntry[] = [];
+    for (let i = stream.length - 1; i >= 0 && entries.length < maxScanned(query.limit); i -= 1) {
+      const { ms, seq, event } = stream[i]!;
+      if (before && (ms > before[0] || (ms === before[0] && seq >= before[1]))) continue;
+      entries.push({ position: `${ms}-${seq}`, event });
+    }
+    const exhausted = entries.length < maxScanned(query.limit);
+    return pageOf(entries, query, bounds, exhausted);
   }
 
   /** Key sightings (contract §7): in memory, this process's first sight of each key. */

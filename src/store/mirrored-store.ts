@@ -25,6 +25,10 @@ import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
 import type {
   AccountRecord,
+  AuditBounds,
+  AuditEventRecord,
+  AuditPage,
+  AuditQuery,
   AuthTokenRecord,
   GatewayStore,
   IssuanceContext,
@@ -93,6 +97,14 @@ export class MirroredStore implements GatewayStore {
 
   recordKeySighting(kid: string, atMs: number): Promise<number> {
     return this.inner.recordKeySighting(kid, atMs);
+  }
+
+  appendAuditEvent(event: AuditEventRecord, bounds: AuditBounds): Promise<void> {
+    return this.inner.appendAuditEvent(event, bounds);
+  }
+
+  listAuditEvents(query: AuditQuery, bounds: AuditBounds): Promise<AuditPage> {
+    return this.inner.listAuditEvents(query, bounds);
   }
   private readonly accounts = new Map<string, AccountMirror>();
   private readonly instanceId = randomBytes(8).toString('hex');

@@ -13,6 +13,8 @@
  *   P{apiKey}:ru:<userId>  string "revoked before" second of a user, expires with the last token it covers
  *   P{apiKey}:ro:<orgId>   string the same for an organization
  *   Pid:<accountId>        string account id -> apiKey (admin routes)
+ *   Pev:all                stream every audit event (the operator's), bounded by count and age
+ *   Pev:acc:<accountId>    stream one account's audit events, bounded alike
  *   Pks:<kid>              string first sighting (ms) of a gateway signing key, never changed
  *                                 (one per key ever loaded: a few bytes, kept without expiry)
  *
@@ -23,6 +25,10 @@
 import Redis, { Cluster, type RedisOptions, type ClusterNode } from 'ioredis';
 import type {
   AccountRecord,
+  AuditBounds,
+  AuditEventRecord,
+  AuditPage,
+  AuditQuery,
   AuthTokenRecord,
   GatewayStore,
   IssuanceContext,
@@ -31,6 +37,7 @@ import type {
   TokenContextQuery,
   UserEntry,
 } from './types';
+import { maxScanned, pageOf, streamOf, streamsOf, type StreamEntry } from './audit-streams';
 import { StoreUnavailableError, type RedisBacking } from './types';
 
 type RedisClient = Redis | Cluster;
@@ -267,6 +274,66 @@ export class RedisStore implements GatewayStore {
 
   async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
     await this.raiseMark(this.accountKey(apiKey, `ro:${organizationId}`), before, until);
+  }
+
+  private auditKey(stream: string): string {
+    return `${this.prefix}ev:${stream}`;
+  }
+
+  async appendAuditEvent(event: AuditEventRecord, bounds: AuditBounds): Promise<void> {
+    const json = JSON.stringify(event);
+    // Positions follow the gateway's clock (`<ms>-*`), as the age bound does; when another
+    // instance's clock already wrote a later one, Redis picks the next (`*`).
+    const minId = `${Math.max(0, bounds.nowMs - bounds.retentionMs)}-0`;
+    const maxLen = String(bounds.maxEvents);
+    await this.run(() =>
+      Promise.all(
+        streamsOf(event).map(async (stream) => {
+          const key = this.auditKey(stream);
+          await this.client
+            .xadd(key, 'MAXLEN', maxLen, `${Math.floor(bounds.nowMs)}-*`, 'e', json)
+            .catch(async (error: Error) => {
+              if (!/equal or smaller/i.test(error.message)) throw error;
+              return this.client.xadd(key, 'MAXLEN', maxLen, '*', 'e', json);
+            });
+          // A stream nobody writes to for the whole retention goes away with its events.
+          await this.exec(this.client.pipeline().xtrim(key, 'MINID', minId).pexpire(key, bounds.retentionMs));
+        }),
+      ),
+    );
+  }
+
+  async listAuditEvents(query: AuditQuery, bounds: AuditBounds): Promise<AuditPage> {
+    return this.run(async () => {
+      const key = this.auditKey(streamOf(query));
+      // Positions are the writers' clocks, events carry theirs too: read a minute wider, filter exactly.
+      const margin = 60_000;
+      let end = query.untilMs === undefined ? '+' : String(query.untilMs + margin);
+      if (query.cursor !== undefined) end = `(${query.cursor}`;
+      const floor = Math.max(query.sinceMs ?? 0, bounds.nowMs - bounds.retentionMs) - margin;
+      const start = floor > 0 ? String(floor) : '-';
+      const budget = maxScanned(query.limit);
+      const batch = Math.min(budget, Math.max(100, query.limit + 1));
+      const entries: StreamEntry[] = [];
+      let exhausted = false;
+      while (entries.length < budget) {
+        const rows = (await this.client.xrevrange(key, end, start, 'COUNT', batch)) as Array<[string, string[]]>;
+        for (const [position, fields] of rows) {
+          const json = fields[fields.indexOf('e') + 1];
+          if (json !== undefined) entries.push({ position, event: JSON.parse(json) as AuditEventRecord });
+        }
+        if (rows.length < batch) {
+          exhausted = true;
+          break;
+        }
+        // Enough for the page once the filters have had their say? pageOf decides; read on only
+        // while what was read cannot fill it.
+        const page = pageOf(entries, query, bounds, false);
+        if (page.events.length === query.limit) break;
+        end = `(${rows[rows.length - 1]![0]}`;
+      }
+      return pageOf(entries, query, bounds, exhausted);
+    });
   }
 
   async recordKeySighting(kid: string, atMs: number): Promise<number> {

@@ -127,7 +127,57 @@ export interface KeySightingStore {
   recordKeySighting(kid: string, atMs: number): Promise<number>;
 }
 
-export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore {
+/** One security event as the audit trail keeps it (contract §9); never a secret or a token. */
+export interface AuditEventRecord {
+  id: string;
+  /** ISO 8601. */
+  time: string;
+  type: string;
+  /** The account the event belongs to; null for operator-only events. */
+  accountId: string | null;
+  actor: { kind: 'admin' | 'authToken' | 'cli'; id: string | null } | null;
+  address?: string;
+  requestId?: string;
+  subject: Record<string, string | number | boolean>;
+}
+
+/** How long and how many events each stream keeps (AUDIT_RETENTION_DAYS, AUDIT_MAX_EVENTS). */
+export interface AuditBounds {
+  retentionMs: number;
+  maxEvents: number;
+  /** The store's clock reading of now, ms: the age bound is counted from it. */
+  nowMs: number;
+}
+
+export interface AuditQuery {
+  /** One account's stream; undefined: the operator's stream, which holds every event. */
+  accountId?: string;
+  type?: string;
+  /** Inclusive bounds on the event time, ms. */
+  sinceMs?: number;
+  untilMs?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  events: AuditEventRecord[];
+  /** Null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * The audit trail's streams: one per account and one for the operator holding every event.
+ * Bounded by age and by count on every store.
+ */
+export interface AuditLog {
+  appendAuditEvent(event: AuditEventRecord, bounds: AuditBounds): Promise<void>;
+  listAuditEvents(query: AuditQuery, bounds: AuditBounds): Promise<AuditPage>;
+}
+
+export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore, AuditLog {
   readonly kind: 'memory' | 'redis';
   /** The Redis connection behind this store; undefined for the memory store. */
   redisBacking(): RedisBacking | undefined;

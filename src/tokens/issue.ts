@@ -55,7 +55,7 @@ export async function issueToken(deps: IssueTokenDeps, request: IssueTokenReques
     throw invalidCredentials();
   }
   const context = await deps.store.getIssuanceContext(request.apiKey, request.userId);
-  const account = checkCredentials(context, request.authToken);
+  const { account } = checkCredentials(context, request.authToken);
   checkUserAgainstDirectory(context?.user ?? null, request.organizationId, request.email);
   await deps.consumeQuota?.(account.apiKey);
 

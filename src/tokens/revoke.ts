@@ -17,7 +17,10 @@ export interface RevocationDeps {
   maxLifetimeSeconds: number;
 }
 
-export type TokenRevocationOutcome = 'revoked' | 'ignored';
+/** What revoking a token did: revoked it (which jti, whose), or nothing anyone may learn. */
+export type TokenRevocationOutcome = { outcome: 'revoked'; jti: string; userId: string } | { outcome: 'ignored' };
+
+const IGNORED: TokenRevocationOutcome = { outcome: 'ignored' };
 
 /**
  * Kept past the last moment a covered token could be accepted: Redis expires records by its
@@ -45,11 +48,11 @@ export async function revokeToken(
     });
   } catch (error) {
     // A retryable failure (store down, lookup budget spent) is never a silent "revoked".
-    if (isGatewayError(error) && !error.retryable) return 'ignored';
+    if (isGatewayError(error) && !error.retryable) return IGNORED;
     throw error;
   }
   const { jti, exp } = verified.claims;
-  if (jti === undefined) return 'ignored';
+  if (jti === undefined) return IGNORED;
   // A gateway jti is unique, so the mark may go when that token expires. A customer may sign
   // another token with the same jti later: keep the mark as long as such a token could live.
   const lastExpiry =
@@ -59,7 +62,7 @@ export async function revokeToken(
     jti,
     Math.ceil(lastExpiry) + deps.clockToleranceSeconds + REVOCATION_EXPIRY_MARGIN_SECONDS,
   );
-  return 'revoked';
+  return { outcome: 'revoked', jti, userId: verified.claims.userId };
 }
 
 /** Marks every token of the user issued up to this second; returns that second. */

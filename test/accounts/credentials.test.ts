@@ -14,7 +14,16 @@ describe('credentials', () => {
     const store = new MemoryStore({ sweepIntervalMs: 0 });
     const acme = await createAccount(store, clock, 'Acme');
     const other = await createAccount(store, clock, 'Other');
-    await expect(authenticateAccount(store, acme.account.apiKey, acme.authToken)).resolves.toEqual(acme.account);
+    await expect(authenticateAccount(store, acme.account.apiKey, acme.authToken)).resolves.toEqual({
+      account: acme.account,
+      authTokenId: acme.authTokenId,
+    });
+    // With several auth tokens, the one presented is named (the audit trail's actor).
+    const second = await addAuthToken(store, clock, acme.account);
+    await expect(authenticateAccount(store, acme.account.apiKey, second.authToken)).resolves.toEqual({
+      account: acme.account,
+      authTokenId: second.authTokenId,
+    });
     const failures = await Promise.allSettled([
       authenticateAccount(store, acme.account.apiKey, other.authToken),
       authenticateAccount(store, 'ak_unknown', acme.authToken),

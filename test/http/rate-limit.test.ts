@@ -50,9 +50,11 @@ describe('which routes count failed credential checks', () => {
       const limited = routeTable(gw.context).filter(takesCredentials).map((r) => r.path).sort();
       expect(limited).toEqual(
         [
+          '/v1/account/events',
           '/v1/account/me',
           '/v1/account/signing-key',
           '/v1/admin/accounts',
+          '/v1/admin/events',
           '/v1/admin/accounts/:accountId/auth-tokens',
           '/v1/admin/accounts/:accountId/auth-tokens/:authTokenId',
           '/v1/auth/organizations/revoke',

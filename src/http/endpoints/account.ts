@@ -3,6 +3,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { invalidArgument, notFound } from '../../errors';
 import { checkCustomerPublicKey, CustomerKeyError } from '../../keys';
+import { auditEvents } from '../../audit';
+import { callerActor } from '../audit';
 import { authenticateCaller } from '../auth';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
@@ -10,7 +12,7 @@ import { envelope, parseInput } from '../validate';
 
 export function accountMeEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const account = await authenticateCaller(ctx.store, req);
+    const { account } = await authenticateCaller(ctx.store, req);
     const signingKey = await ctx.store.getSigningKey(account.apiKey);
     noStore(res);
     sendResult(res, 'Account found.', { account: { ...account, hasSigningKey: signingKey !== null } });
@@ -21,7 +23,8 @@ const keySchema = envelope({ publicKey: z.string().min(1) });
 
 export function putSigningKeyEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const account = await authenticateCaller(ctx.store, req);
+    const caller = await authenticateCaller(ctx.store, req);
+    const { account } = caller;
     const { data } = parseInput(keySchema, req.body);
     let key;
     try {
@@ -31,6 +34,7 @@ export function putSigningKeyEndpoint(ctx: HttpContext) {
       throw error;
     }
     await ctx.store.setSigningKey(account.apiKey, key.pem);
+    await ctx.audit.record(auditEvents.signingKeySet(account.id, key, callerActor(caller)));
     noStore(res);
     sendResult(res, 'Signing key saved.', { hasSigningKey: true, bits: key.bits, thumbprint: key.thumbprint });
   };
@@ -38,8 +42,10 @@ export function putSigningKeyEndpoint(ctx: HttpContext) {
 
 export function deleteSigningKeyEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const account = await authenticateCaller(ctx.store, req);
+    const caller = await authenticateCaller(ctx.store, req);
+    const { account } = caller;
     if (!(await ctx.store.deleteSigningKey(account.apiKey))) throw notFound('The account has no signing key.');
+    await ctx.audit.record(auditEvents.signingKeyRemoved(account.id, callerActor(caller)));
     noStore(res);
     sendResult(res, 'Signing key removed.', { hasSigningKey: false });
   };

@@ -8,6 +8,8 @@ import {
   listAuthTokens,
   requireAccountById,
 } from '../../accounts';
+import { auditEvents } from '../../audit';
+import { ADMIN_ACTOR } from '../audit';
 import { requireAdmin } from '../auth';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
@@ -22,6 +24,7 @@ export function createAccountEndpoint(ctx: HttpContext) {
     requireAdmin(ctx.config.adminToken, req);
     const { data } = parseInput(createSchema, req.body);
     const created = await createAccount(ctx.store, ctx.clock, data.name);
+    await ctx.audit.record(auditEvents.accountCreated(created.account, created.authTokenId, ADMIN_ACTOR));
     noStore(res);
     sendResult(res, 'Account created.', created, 201);
   };
@@ -32,6 +35,7 @@ export function addAuthTokenEndpoint(ctx: HttpContext) {
     requireAdmin(ctx.config.adminToken, req);
     const account = await requireAccountById(ctx.store, param(req, 'accountId'));
     const issued = await addAuthToken(ctx.store, ctx.clock, account);
+    await ctx.audit.record(auditEvents.authTokenAdded(account.id, issued.authTokenId, ADMIN_ACTOR));
     noStore(res);
     sendResult(res, 'Auth token created.', issued, 201);
   };
@@ -52,6 +56,7 @@ export function deleteAuthTokenEndpoint(ctx: HttpContext) {
     const account = await requireAccountById(ctx.store, param(req, 'accountId'));
     const authTokenId = param(req, 'authTokenId');
     await deleteAuthToken(ctx.store, account, authTokenId);
+    await ctx.audit.record(auditEvents.authTokenRemoved(account.id, authTokenId, ADMIN_ACTOR));
     noStore(res);
     sendResult(res, 'Auth token deleted.', { authTokenId });
   };

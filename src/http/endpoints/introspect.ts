@@ -44,7 +44,7 @@ function activeResponse(verified: VerifiedToken): Record<string, unknown> {
 
 export function introspectEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const caller = await authenticateCaller(ctx.store, req);
+    const { account: caller } = await authenticateCaller(ctx.store, req);
     res.locals.apiKey = caller.apiKey;
     const token = tokenFromBody(req.body);
     let answer: Record<string, unknown>;

@@ -1,6 +1,8 @@
 /** Revocation (contract §4): one token (RFC 7009), a user, an organization. */
 import type { Request, Response } from 'express';
 import { revokeOrganization, revokeToken, revokeUser } from '../../tokens';
+import { auditEvents } from '../../audit';
+import { callerActor } from '../audit';
 import { authenticateCaller } from '../auth';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
@@ -10,10 +12,15 @@ import { tokenFromBody } from './introspect';
 export function revokeTokenEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const caller = await authenticateCaller(ctx.store, req);
-    res.locals.apiKey = caller.apiKey;
+    res.locals.apiKey = caller.account.apiKey;
     const token = tokenFromBody(req.body);
+    const result = await revokeToken(ctx.revocation, caller.account, token);
+    res.locals.revocation = result.outcome;
+    // An event only for a token of the caller's own account that this call revoked.
+    if (result.outcome === 'revoked') {
+      await ctx.audit.record(auditEvents.tokenRevoked(caller.account.id, result, callerActor(caller)));
+    }
     // The same answer whatever happened, so it reveals nothing about the token (RFC 7009 §2.2).
-    res.locals.revocation = await revokeToken(ctx.revocation, caller, token);
     noStore(res);
     sendResult(res, 'Revocation processed.', {});
   };
@@ -26,7 +33,8 @@ export function revokeUserEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const caller = await authenticateCaller(ctx.store, req);
     const { data } = parseInput(userSchema, req.body);
-    const revokedBefore = await revokeUser(ctx.revocation, caller, data.userId);
+    const revokedBefore = await revokeUser(ctx.revocation, caller.account, data.userId);
+    await ctx.audit.record(auditEvents.userRevoked(caller.account.id, data.userId, revokedBefore, callerActor(caller)));
     noStore(res);
     sendResult(res, "The user's tokens are revoked.", { userId: data.userId, revokedBefore });
   };
@@ -36,7 +44,10 @@ export function revokeOrganizationEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const caller = await authenticateCaller(ctx.store, req);
     const { data } = parseInput(organizationSchema, req.body);
-    const revokedBefore = await revokeOrganization(ctx.revocation, caller, data.organizationId);
+    const revokedBefore = await revokeOrganization(ctx.revocation, caller.account, data.organizationId);
+    await ctx.audit.record(
+      auditEvents.organizationRevoked(caller.account.id, data.organizationId, revokedBefore, callerActor(caller)),
+    );
     noStore(res);
     sendResult(res, "The organization's tokens are revoked.", { organizationId: data.organizationId, revokedBefore });
   };

@@ -24,7 +24,7 @@ function userIdParam(req: Request): string {
 
 export function putUserEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const account = await authenticateCaller(ctx.store, req);
+    const { account } = await authenticateCaller(ctx.store, req);
     const userId = userIdParam(req);
     const { data } = parseInput(schema, req.body);
     const user = await putUser(ctx.store, ctx.clock, account.apiKey, userId, data);
@@ -35,7 +35,7 @@ export function putUserEndpoint(ctx: HttpContext) {
 
 export function getUserEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const account = await authenticateCaller(ctx.store, req);
+    const { account } = await authenticateCaller(ctx.store, req);
     const user = await getUser(ctx.store, account.apiKey, userIdParam(req));
     noStore(res);
     sendResult(res, 'User found.', { user });
@@ -44,7 +44,7 @@ export function getUserEndpoint(ctx: HttpContext) {
 
 export function deleteUserEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const account = await authenticateCaller(ctx.store, req);
+    const { account } = await authenticateCaller(ctx.store, req);
     const userId = userIdParam(req);
     await deleteUser(ctx.store, account.apiKey, userId);
     noStore(res);

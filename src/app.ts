@@ -15,6 +15,7 @@ import { TokenVerifier } from './tokens';
 import { readBody } from './http/body';
 import type { HttpContext, Lifecycle } from './http/context';
 import { errorHandler } from './http/errors';
+import './http/locals';
 import { httpLogger } from './http/logging';
 import { requestIdOf } from './http/request-id';
 import { routeTable, type Handler, type Method, type RouteSpec } from './http/routes';

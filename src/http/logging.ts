@@ -3,6 +3,7 @@
  * status, duration. Serializers whitelist what is written: no header, query string or body
  * ever reaches the log, so no token, authToken, admin token or key can.
  */
+import type { GatewayLocals } from './locals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { pinoHttp, type Options } from 'pino-http';
@@ -42,7 +43,7 @@ const pathOnly = (url: string | undefined): string => (url ?? '').split('?')[0] 
  * again at the end, which writes a second "route" key into every line.)
  */
 function outcomeProps(res: ServerResponse): Record<string, unknown> {
-  const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals ?? {};
+  const locals: GatewayLocals = (res as ServerResponse & { locals?: GatewayLocals }).locals ?? {};
   return {
     route: locals.route ?? null,
     ...(locals.errorCode ? { code: locals.errorCode } : {}),

@@ -113,20 +113,19 @@ export class GatewayMetrics {
   }
 
   private record(req: Request, res: Response, seconds: number): void {
-    const route = typeof res.locals.route === 'string' ? res.locals.route : UNMATCHED_ROUTE;
+    const route = res.locals.route ?? UNMATCHED_ROUTE;
     const method = METHODS.has(req.method) ? req.method : 'OTHER';
     const status = res.statusCode;
     const labels = { route, method, status: String(status) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
 
-    const errorCode = typeof res.locals.errorCode === 'string' ? res.locals.errorCode : undefined;
+    const errorCode = res.locals.errorCode;
     if (errorCode === 'store_unavailable') this.storeErrors.inc({ source: 'request' });
 
     const checkEndpoint = CHECK_ENDPOINTS[route];
     if (checkEndpoint && req.method !== 'OPTIONS') {
-      const checkResult = typeof res.locals.checkResult === 'string' ? res.locals.checkResult : undefined;
-      const result = checkResult ?? errorCode ?? (status < 400 ? 'success' : String(status));
+      const result = res.locals.checkResult ?? errorCode ?? (status < 400 ? 'success' : String(status));
       this.tokenChecks.inc({ endpoint: checkEndpoint, result });
     }
     if (status !== 200) return;

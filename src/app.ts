@@ -81,6 +81,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: Audi
     customerMaxLifetimeSeconds: config.customerTokenMaxTtlSeconds,
     verifiedCacheSize: config.verifiedTokenCacheSize,
     unknownIssuerReadsPerSecond: config.unknownIssuerReadsPerSecond,
+    dpopNonces: config.dpopNonces,
   });
   return {
     config,
@@ -118,8 +119,9 @@ function corsFor(origins: string[]) {
   const grant = cors({
     origin: anyOrigin ? '*' : origins,
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id'],
+    // DPoP proofs travel in a request header; nonces and challenges come back in answer headers.
+    allowedHeaders: ['Content-Type', 'X-Request-Id', 'DPoP'],
+    exposedHeaders: ['X-Request-Id', 'DPoP-Nonce', 'WWW-Authenticate'],
     maxAge: 600,
   });
   return (req: Request, res: Response, next: NextFunction): void => {

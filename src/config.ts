@@ -193,6 +193,7 @@ const envSchema = z
     ISSUANCE_QUOTA_PER_MINUTE: int('ISSUANCE_QUOTA_PER_MINUTE', DEFAULT_ISSUANCE_QUOTA_PER_MINUTE, 0, 100_000_000),
     UNKNOWN_ISSUER_READS_PER_SECOND: int('UNKNOWN_ISSUER_READS_PER_SECOND', 20, 1, 100_000),
     AUDIT_RETENTION_DAYS: int('AUDIT_RETENTION_DAYS', 30, 1, 3_650),
+    DPOP_NONCES: bool('DPOP_NONCES', false),
     AUDIT_MAX_EVENTS: int('AUDIT_MAX_EVENTS', 100_000, 1, 100_000_000),
     FORWARD_AUTH_API_KEYS: list.transform((items, ctx) => {
       for (const item of items) {
@@ -297,6 +298,8 @@ export interface Config {
   unknownIssuerReadsPerSecond: number;
   /** The audit trail (contract §9): each stream keeps events this long and at most this many. */
   audit: { retentionDays: number; maxEvents: number };
+  /** DPOP_NONCES: DPoP proofs must carry a server nonce (RFC 9449 §8; contract §10). */
+  dpopNonces: boolean;
   rateLimits: {
     windowSeconds: number;
     failedAuthPerAddress: number;
@@ -357,6 +360,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     forwardAuthApiKeys: e.FORWARD_AUTH_API_KEYS,
     unknownIssuerReadsPerSecond: e.UNKNOWN_ISSUER_READS_PER_SECOND,
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS, maxEvents: e.AUDIT_MAX_EVENTS },
+    dpopNonces: e.DPOP_NONCES,
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       failedAuthPerAddress: e.RATE_LIMIT_FAILED_AUTH_PER_ADDRESS,

@@ -63,6 +63,8 @@ export interface GatewayErrorOptions {
   retryAfterSeconds?: number;
   /** The `WWW-Authenticate` challenge of a 401/403. */
   wwwAuthenticate?: string;
+  /** A fresh server nonce for the `DPoP-Nonce` header (use_dpop_nonce, RFC 9449 §8). */
+  dpopNonce?: string;
   cause?: unknown;
 }
 

@@ -59,6 +59,7 @@ export function writeError(res: Response, error: GatewayError, style: ErrorStyle
   if (options.allow) res.setHeader('Allow', options.allow.join(', '));
   if (options.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(options.retryAfterSeconds))));
   if (options.wwwAuthenticate) res.setHeader('WWW-Authenticate', options.wwwAuthenticate);
+  if (options.dpopNonce) res.setHeader('DPoP-Nonce', options.dpopNonce);
   res.setHeader('Cache-Control', 'no-store');
   res.locals.errorCode = error.code;
   const members = { status: error.status, code: error.code, retryable: error.retryable };

@@ -5,6 +5,7 @@ export type {
   TokenStore,
   AuthTokenRecord,
   GatewayStore,
+  DpopStore,
   AuditBounds,
   AuditEventRecord,
   AuditLog,

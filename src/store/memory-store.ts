@@ -163,6 +163,29 @@ export class MemoryStore implements GatewayStore {
     return pageOf(entries, query, bounds, exhausted);
   }
 
+  /** DPoP proofs seen (contract §10), by `jkt jti`, with when each may be forgotten. */
+  private readonly dpopProofs = new Map<string, number>();
+  private readonly secrets = new Map<string, string>();
+
+  async recordDpopProof(jkt: string, jti: string, keepUntilMs: number): Promise<boolean> {
+    this.check();
+    const now = this.clock.now();
+    const key = `${jkt} ${jti}`;
+    const until = this.dpopProofs.get(key);
+    if (until !== undefined && until > now) return false;
+    if (this.dpopProofs.size >= 100_000) {
+      for (const [k, u] of this.dpopProofs) if (u <= now) this.dpopProofs.delete(k);
+    }
+    this.dpopProofs.set(key, keepUntilMs);
+    return true;
+  }
+
+  async sharedSecret(name: string, candidate: string): Promise<string> {
+    this.check();
+    if (!this.secrets.has(name)) this.secrets.set(name, candidate);
+    return this.secrets.get(name)!;
+  }
+
   /** Key sightings (contract §7): in memory, this process's first sight of each key. */
   private readonly keySightings = new Map<string, number>();
 

@@ -99,6 +99,14 @@ export class MirroredStore implements GatewayStore {
     return this.inner.recordKeySighting(kid, atMs);
   }
 
+  recordDpopProof(jkt: string, jti: string, keepUntilMs: number): Promise<boolean> {
+    return this.inner.recordDpopProof(jkt, jti, keepUntilMs);
+  }
+
+  sharedSecret(name: string, candidate: string): Promise<string> {
+    return this.inner.sharedSecret(name, candidate);
+  }
+
   appendAuditEvent(event: AuditEventRecord, bounds: AuditBounds): Promise<void> {
     return this.inner.appendAuditEvent(event, bounds);
   }

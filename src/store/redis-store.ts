@@ -15,6 +15,8 @@
  *   Pid:<accountId>        string account id -> apiKey (admin routes)
  *   Pev:all                stream every audit event (the operator's), bounded by count and age
  *   Pev:acc:<accountId>    stream one account's audit events, bounded alike
+ *   Pdp:<jkt>:<jti>        string a DPoP proof seen, expires when it could no longer be accepted
+ *   Psecret:<name>         string a secret every instance shares (the DPoP nonce key), made once
  *   Pks:<kid>              string first sighting (ms) of a gateway signing key, never changed
  *                                 (one per key ever loaded: a few bytes, kept without expiry)
  *
@@ -22,6 +24,7 @@
  * Failures never wait on a queue: the client is built with the offline queue off and a
  * command timeout, and every error becomes StoreUnavailableError.
  */
+import { createHash } from 'node:crypto';
 import Redis, { Cluster, type RedisOptions, type ClusterNode } from 'ioredis';
 import type {
   AccountRecord,
@@ -334,6 +337,16 @@ export class RedisStore implements GatewayStore {
       }
       return pageOf(entries, query, bounds, exhausted);
     });
+  }
+
+  async recordDpopProof(jkt: string, jti: string, keepUntilMs: number): Promise<boolean> {
+    // SET NX: of two instances that see the same proof at once, exactly one records it.
+    const key = `${this.prefix}dp:${jkt}:${createHash('sha256').update(jti).digest('base64url')}`;
+    return this.run(async () => (await this.client.set(key, '1', 'PXAT', keepUntilMs, 'NX')) === 'OK');
+  }
+
+  async sharedSecret(name: string, candidate: string): Promise<string> {
+    return this.run(async () => String(await this.client.eval(FIRST_SIGHTING_SCRIPT, 1, `${this.prefix}secret:${name}`, candidate)));
   }
 
   async recordKeySighting(kid: string, atMs: number): Promise<number> {

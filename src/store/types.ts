@@ -177,7 +177,18 @@ export interface AuditLog {
   listAuditEvents(query: AuditQuery, bounds: AuditBounds): Promise<AuditPage>;
 }
 
-export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore, AuditLog {
+/** What DPoP (contract §10) shares between instances: seen proofs and the nonce secret. */
+export interface DpopStore {
+  /**
+   * Records the (jkt, jti) pair of a proof until `keepUntilMs`, atomically: true when it was
+   * not recorded yet, false for a replay.
+   */
+  recordDpopProof(jkt: string, jti: string, keepUntilMs: number): Promise<boolean>;
+  /** A secret every instance shares, made once: `candidate` unless one exists already. */
+  sharedSecret(name: string, candidate: string): Promise<string>;
+}
+
+export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore, AuditLog, DpopStore {
   readonly kind: 'memory' | 'redis';
   /** The Redis connection behind this store; undefined for the memory store. */
   redisBacking(): RedisBacking | undefined;

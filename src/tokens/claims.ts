@@ -16,6 +16,8 @@ export interface TokenClaims {
   email?: string;
   isAdmin: boolean;
   policy?: Policy;
+  /** The key the token is bound to (RFC 9449 `cnf.jkt`; contract §10): a DPoP proof is needed. */
+  cnf?: { jkt: string };
 }
 
 export type TokenKind = 'gateway' | 'customer';

@@ -23,11 +23,15 @@ export interface IssueTokenRequest {
   policy?: Policy;
   /** Whole seconds; the configured default when absent. */
   expiresIn?: number;
+  /** The RFC 7638 thumbprint of the user's key: the token is then bound to it (contract §10). */
+  dpopJkt?: string;
 }
 
 export interface IssuedToken {
   token: string;
   tokenId: string;
+  /** `DPoP` for a token bound to a key, else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
   expiresIn: number;
   expiresAt: number;
   serverTime: number;
@@ -77,6 +81,7 @@ export async function issueToken(deps: IssueTokenDeps, request: IssueTokenReques
     ...(request.email === undefined ? {} : { email: request.email.toLowerCase() }),
     isAdmin: request.isAdmin ?? false,
     ...(request.policy === undefined ? {} : { policy: request.policy }),
+    ...(request.dpopJkt === undefined ? {} : { cnf: { jkt: request.dpopJkt } }),
   };
   const header = { alg: key.alg, typ: 'JWT', kid: key.kid };
 
@@ -92,5 +97,12 @@ export async function issueToken(deps: IssueTokenDeps, request: IssueTokenReques
       exp,
     }),
   ]);
-  return { token, tokenId: jti, expiresIn: lifetime, expiresAt: exp, serverTime: iat };
+  return {
+    token,
+    tokenId: jti,
+    tokenType: request.dpopJkt === undefined ? 'Bearer' : 'DPoP',
+    expiresIn: lifetime,
+    expiresAt: exp,
+    serverTime: iat,
+  };
 }

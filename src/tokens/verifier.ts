@@ -20,6 +20,7 @@ import { isPolicy, policyProblem } from '../policy';
 import type { GatewayStore, TokenContext } from '../store';
 import type { TokenClaims, TokenKind, VerifiedToken } from './claims';
 import { decodeToken, MalformedTokenError, MAX_TOKEN_LENGTH, verifySignature, type DecodedToken } from './jws';
+import { DpopVerifier, invalidProof, JKT_PATTERN, type ProofTarget } from './dpop';
 import { IssuerAdmission } from './issuer-admission';
 import { VerifiedTokenCache } from './verified-cache';
 
@@ -38,6 +39,8 @@ export interface TokenVerifierOptions {
   verifiedCacheSize?: number;
   /** UNKNOWN_ISSUER_READS_PER_SECOND; see issuer-admission.ts. */
   unknownIssuerReadsPerSecond?: number;
+  /** DPOP_NONCES: bound tokens' proofs must carry a server nonce. */
+  dpopNonces?: boolean;
 }
 
 export interface VerifyOptions {
@@ -49,6 +52,16 @@ export interface VerifyOptions {
    * check or store read, so another account's token costs neither; it is token_invalid.
    */
   accountScope?: ReadonlySet<string>;
+  /**
+   * Identify, authorize and forward auth: the request a DPoP proof must be for. A token bound
+   * to a key (`cnf.jkt`) is then accepted only with a valid proof (checked after revocation);
+   * a proof sent with an unbound token is ignored. Introspection and revocation pass none: they
+   * need no proof.
+   */
+  dpop?: ProofTarget & {
+    /** Forward auth's Authorization scheme: `DPoP` for a bound token, `Bearer` for another. */
+    scheme?: 'Bearer' | 'DPoP';
+  };
   /**
    * Revocation: a token whose nbf or iat is still ahead (issued by a clock ahead of this one)
    * is checked in every other way, so that revoking it takes effect once its time comes.
@@ -95,6 +108,7 @@ export class TokenVerifier {
   private readonly customerKeys = new PublicKeyCache();
   private readonly verified: VerifiedTokenCache;
   private readonly issuers: IssuerAdmission;
+  readonly dpop: DpopVerifier;
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.verified = new VerifiedTokenCache(options.verifiedCacheSize ?? 10_000);
@@ -102,6 +116,12 @@ export class TokenVerifier {
       store: options.store,
       clock: options.clock,
       readsPerSecond: options.unknownIssuerReadsPerSecond ?? 20,
+    });
+    this.dpop = new DpopVerifier({
+      store: options.store,
+      clock: options.clock,
+      clockToleranceSeconds: options.clockToleranceSeconds,
+      nonces: options.dpopNonces ?? false,
     });
   }
 
@@ -115,6 +135,16 @@ export class TokenVerifier {
       throw new GatewayError('account_mismatch', 'The token belongs to another account.');
     }
     if (isRevoked(claims, context)) throw new GatewayError('token_revoked', 'The token has been revoked.');
+    const { dpop } = verifyOptions;
+    if (dpop !== undefined) {
+      if (claims.cnf !== undefined) {
+        // A bound token sent as a Bearer token is refused like one without its proof (§10).
+        if (dpop.scheme === 'Bearer') throw invalidProof('The token is bound to a key: send it as a DPoP token with a proof.');
+        await this.dpop.check(token, claims.cnf.jkt, dpop);
+      } else if (dpop.scheme === 'DPoP') {
+        throw invalid('The token is not bound to a key: send it as a Bearer token.');
+      }
+    }
     return { kind, account, claims };
   }
 
@@ -206,7 +236,7 @@ export class TokenVerifier {
 
   /** Required, well-typed claims and a bounded lifetime; anything else is token_invalid. */
   private readClaims(payload: Record<string, unknown>, maxLifetimeSeconds: number): TokenClaims {
-    const { iss, sub, aud, iat, nbf, exp, jti, organizationId, email, isAdmin, policy } = payload;
+    const { iss, sub, aud, iat, nbf, exp, jti, organizationId, email, isAdmin, policy, cnf } = payload;
     if (!isNumericDate(exp)) throw invalid('The token exp claim is missing or not a number.');
     if (!isNumericDate(iat)) throw invalid('The token iat claim is missing or not a number.');
     if (nbf !== undefined && !isNumericDate(nbf)) throw invalid('The token nbf claim is not a number.');
@@ -230,6 +260,10 @@ export class TokenVerifier {
     if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
       throw invalid('The token aud claim is not valid.');
     }
+    const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
+    if (cnf !== undefined && (typeof jkt !== 'string' || !JKT_PATTERN.test(jkt))) {
+      throw invalid('The token cnf claim must hold a jkt thumbprint.');
+    }
     return {
       iss: iss as string,
       sub,
@@ -243,6 +277,7 @@ export class TokenVerifier {
       ...(email === undefined ? {} : { email: email.toLowerCase() }),
       isAdmin: isAdmin === true,
       ...(policy === undefined ? {} : { policy: policy as TokenClaims['policy'] & object }),
+      ...(jkt === undefined ? {} : { cnf: { jkt: jkt as string } }),
     };
   }
 

@@ -39,7 +39,8 @@ describe.each(STORE_KINDS)('issuance on the %s store', (kind) => {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body.result).toMatchObject({ status: 'success', message: 'Token generated successfully.' });
     const data = res.body.result.data;
-    expect(Object.keys(data).sort()).toEqual(['expiresAt', 'expiresIn', 'serverTime', 'token', 'tokenId']);
+    expect(Object.keys(data).sort()).toEqual(['expiresAt', 'expiresIn', 'serverTime', 'token', 'tokenId', 'tokenType']);
+    expect(data.tokenType).toBe('Bearer');
     expect(data).toMatchObject({ expiresIn: 172_800, serverTime: now, expiresAt: now + 172_800 });
 
     const { header, payload } = decode(data.token);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { GatewayError, invalidArgument } from '../../errors';
 import { isPermissionName, isPermitted } from '../../policy';
 import type { HttpContext } from '../context';
+import { ownRequestTarget } from '../dpop';
 import { noStore, sendResult } from '../respond';
 import { credential, envelope, parseInput } from '../validate';
 
@@ -15,7 +16,10 @@ export function authorizeEndpoint(ctx: HttpContext) {
     if (!isPermissionName(data.permission)) {
       throw invalidArgument('data.permission must be a permission name (1–256 printable ASCII characters).');
     }
-    const { claims } = await ctx.verifier.verify(data.token, { expectedApiKey: data.apiKey });
+    const { claims } = await ctx.verifier.verify(data.token, {
+      expectedApiKey: data.apiKey,
+      dpop: ownRequestTarget(req, ctx.config.issuer, '/v1/auth/authorize'),
+    });
     if (!isPermitted(claims.policy, data.permission)) {
       throw new GatewayError('permission_denied', 'The token does not grant this permission.');
     }

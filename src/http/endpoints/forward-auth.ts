@@ -10,6 +10,7 @@ import { GatewayError, invalidArgument, isGatewayError } from '../../errors';
 import { isPermissionName, isPermitted } from '../../policy';
 import { BEARER_CHALLENGE } from '../auth';
 import type { HttpContext } from '../context';
+import { forwardedTarget } from '../dpop';
 
 export const IDENTITY_HEADERS = [
   'X-Auth-User-Id',
@@ -20,11 +21,15 @@ export const IDENTITY_HEADERS = [
   'X-Auth-Account',
 ] as const;
 
-/** The Bearer token of the request, or undefined when there is none (RFC 6750 §2.1). */
-export function bearerToken(req: Request): string | undefined {
-  const match = /^Bearer(?:\s+(.*))?$/i.exec(req.headers.authorization ?? '');
-  const token = match?.[1]?.trim();
-  return token ? token : undefined;
+/**
+ * The token of the request and its scheme: `Bearer` (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1,
+ * for a token bound to a key); undefined when there is none.
+ */
+export function presentedToken(req: Request): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
+  const match = /^(Bearer|DPoP)(?:\s+(.*))?$/i.exec(req.headers.authorization ?? '');
+  const token = match?.[2]?.trim();
+  if (!match || !token) return undefined;
+  return { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token };
 }
 
 const NO_SCOPE_MESSAGE =
@@ -57,6 +62,8 @@ function requestedPermission(req: Request): string | undefined {
   return permission;
 }
 
+const DPOP_CODES = new Set(['invalid_dpop_proof', 'use_dpop_nonce']);
+
 /** RFC 6750 §3: the challenge of an invalid token, its reason quoted safely. */
 const invalidTokenChallenge = (reason: string): string =>
   `Bearer error="invalid_token", error_description="${reason.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '')}"`;
@@ -67,15 +74,20 @@ export function forwardAuthEndpoint(ctx: HttpContext) {
     // Every 400 first (scope, repeated members), then token_missing, then the token (§3.3).
     const scope = accountScope(req, configured);
     const permission = requestedPermission(req);
-    const token = bearerToken(req);
-    if (token === undefined) {
+    const presented = presentedToken(req);
+    if (presented === undefined) {
       throw new GatewayError('token_missing', 'A Bearer token is required.', { wwwAuthenticate: BEARER_CHALLENGE });
     }
     let verified;
     try {
-      verified = await ctx.verifier.verify(token, { accountScope: scope });
+      verified = await ctx.verifier.verify(presented.token, {
+        accountScope: scope,
+        // After signature, times and revocation: a bound token's proof, for the original request.
+        dpop: { ...forwardedTarget(req), scheme: presented.scheme },
+      });
     } catch (error) {
-      if (isGatewayError(error) && error.status === 'UNAUTHENTICATED') {
+      // DPoP refusals carry their own challenge (RFC 9449 §7.1); the others RFC 6750's.
+      if (isGatewayError(error) && error.status === 'UNAUTHENTICATED' && !DPOP_CODES.has(error.code)) {
         throw error.with({ wwwAuthenticate: invalidTokenChallenge(error.message) });
       }
       throw error;

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../../errors';
 import type { HttpContext } from '../context';
+import { ownRequestTarget } from '../dpop';
 import { noStore, sendResult } from '../respond';
 import { credential, email, envelope, identifier, parseInput } from '../validate';
 
@@ -19,7 +20,11 @@ const schema = envelope({
 export function identifyEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { data } = parseInput(schema, req.body);
-    const { claims } = await ctx.verifier.verify(data.token, { expectedApiKey: data.apiKey });
+    const { claims } = await ctx.verifier.verify(data.token, {
+      expectedApiKey: data.apiKey,
+      // A bound token's proof is checked after revocation and before user_mismatch (§10).
+      dpop: ownRequestTarget(req, ctx.config.issuer, '/v1/auth/identify'),
+    });
     if (data.user.userId !== claims.sub) {
       throw new GatewayError('user_mismatch', 'The token belongs to another user.');
     }

@@ -25,7 +25,7 @@ function activeResponse(verified: VerifiedToken): Record<string, unknown> {
   const present = (name: string, value: unknown) => (value === undefined ? {} : { [name]: value });
   return {
     active: true,
-    token_type: 'Bearer',
+    token_type: c.cnf === undefined ? 'Bearer' : 'DPoP',
     client_id: verified.account.apiKey,
     sub: c.sub,
     iss: c.iss,
@@ -39,6 +39,7 @@ function activeResponse(verified: VerifiedToken): Record<string, unknown> {
     ...present('email', c.email),
     isAdmin: c.isAdmin,
     ...present('policy', c.policy),
+    ...present('cnf', c.cnf),
   };
 }
 

@@ -1,7 +1,7 @@
 /** POST /v1/auth/token/get (contract §2). */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { issueToken } from '../../tokens';
+import { issueToken, JKT_PATTERN } from '../../tokens';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
 import { credential, email, envelope, identifier, parseInput, policy } from '../validate';
@@ -31,6 +31,7 @@ const schema = envelope({
   }),
   policy: policy.optional(),
   expiresIn: expiresIn.optional(),
+  dpopJkt: z.string().regex(JKT_PATTERN, 'must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)').optional(),
 });
 
 export function issueTokenEndpoint(ctx: HttpContext) {
@@ -45,6 +46,7 @@ export function issueTokenEndpoint(ctx: HttpContext) {
       isAdmin: data.userProperties.isAdmin ?? false,
       ...(data.policy === undefined ? {} : { policy: data.policy }),
       ...(data.expiresIn === undefined ? {} : { expiresIn: data.expiresIn }),
+      ...(data.dpopJkt === undefined ? {} : { dpopJkt: data.dpopJkt }),
     });
     res.locals.apiKey = data.apiKey;
     noStore(res);

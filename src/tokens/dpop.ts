@@ -26,7 +26,11 @@ export const PROOF_WINDOW_SECONDS = 60;
 /** A server nonce is good for the window it was made in and the one after (so 1–2 windows). */
 export const NONCE_WINDOW_MS = 60_000;
 
-export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+/**
+ * The contract's four, and `Ed25519`: RFC 9864's fully-specified name for EdDSA over Ed25519,
+ * which current clients (panva's `dpop`) send; it verifies exactly as `EdDSA` with an Ed25519 key.
+ */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
 type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
 /** A JWK thumbprint as `cnf.jkt` and `dpopJkt` carry it: base64url SHA-256, 43 characters. */
@@ -93,7 +97,7 @@ function proofKey(jwk: unknown, alg: DpopAlgorithm): KeyObject {
   const details = key.asymmetricKeyDetails ?? {};
   const fits =
     (alg === 'ES256' && type === 'ec' && details.namedCurve === 'prime256v1') ||
-    (alg === 'EdDSA' && type === 'ed25519') ||
+    ((alg === 'EdDSA' || alg === 'Ed25519') && type === 'ed25519') ||
     ((alg === 'RS256' || alg === 'PS256') &&
       type === 'rsa' &&
       (details.modulusLength ?? 0) >= 2048 &&
@@ -107,6 +111,7 @@ function signatureVerifies(alg: DpopAlgorithm, key: KeyObject, input: string, si
   try {
     switch (alg) {
       case 'EdDSA':
+      case 'Ed25519':
         return verify(null, data, key, signature);
       case 'ES256':
         return verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);

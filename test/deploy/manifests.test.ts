@@ -223,6 +223,46 @@ describe('proxy configurations copy all six identity headers', () => {
     expect(conf).toMatch(/\?apiKey=\$\{GATEWAY_API_KEY\}&permission=admin:access;/);
   });
 
+  it('every recipe gives the gateway the original request for DPoP proofs, from what the proxy received (contract §10)', () => {
+    // nginx: each verify location sets the four from its own variables, replacing client copies.
+    const conf = readFileSync(NGINX_TEMPLATE, 'utf8');
+    const locations = conf.split(/location = \/_token_gateway\/verify/).slice(1);
+    expect(locations).toHaveLength(2);
+    for (const location of locations) {
+      const body = location.slice(0, location.indexOf('\n    }'));
+      expect(body).toMatch(/proxy_set_header X-Forwarded-Method \$request_method;/);
+      expect(body).toMatch(/proxy_set_header X-Forwarded-Proto\s+\$scheme;/);
+      expect(body).toMatch(/proxy_set_header X-Forwarded-Host\s+\$http_host;/);
+      expect(body).toMatch(/proxy_set_header X-Forwarded-Uri\s+\$request_uri;/);
+    }
+    expect(conf).toMatch(/auth_request_set \$auth_dpop_nonce\s+\$upstream_http_dpop_nonce;/);
+    // Traefik: ForwardAuth sets X-Forwarded-* itself (trustForwardHeader off) and passes DPoP.
+    const middlewares = [
+      ...Object.values(parseAll(path.join(DEPLOY, 'traefik', 'dynamic.yml'))[0]!.http.middlewares as Obj),
+      ...parseAll(path.join(DEPLOY, 'traefik', 'middleware.kubernetes.yaml')).map((m) => m.spec),
+    ];
+    for (const middleware of middlewares) {
+      expect(middleware.forwardAuth.trustForwardHeader).toBe(false);
+      expect(middleware.forwardAuth.authRequestHeaders).toContain('DPoP');
+    }
+    // Envoy: the proof header allowed through, the four set from the request's pseudo-headers.
+    const envoy = parseAll(path.join(DEPLOY, 'envoy', 'envoy.yaml'))[0]!;
+    const filters = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters as Obj[];
+    for (const filter of filters.filter((f) => f.typed_config['@type'].endsWith('ext_authz.v3.ExtAuthz'))) {
+      const config = filter.typed_config;
+      expect(config.allowed_headers.patterns.map((p: Obj) => p.exact)).toContain('dpop');
+      expect(config.allowed_headers.patterns.map((p: Obj) => p.exact)).not.toContain('x-forwarded-host');
+      const added = Object.fromEntries(config.http_service.authorization_request.headers_to_add.map((h: Obj) => [h.key, h.value]));
+      expect(added).toEqual({
+        'x-forwarded-method': '%REQ(:METHOD)%',
+        'x-forwarded-proto': '%REQ(:SCHEME)%',
+        'x-forwarded-host': '%REQ(:AUTHORITY)%',
+        'x-forwarded-uri': '%REQ(:PATH)%',
+      });
+      expect(config.http_service.authorization_response.allowed_client_headers.patterns.map((p: Obj) => p.exact)).toContain('dpop-nonce');
+    }
+  });
+
   it('Traefik: every ForwardAuth middleware names them in authResponseHeaders', () => {
     const files = ['dynamic.yml', 'middleware.kubernetes.yaml'];
     const middlewares = [

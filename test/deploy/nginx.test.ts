@@ -10,6 +10,7 @@ import request from 'supertest';
 import type { MemoryStore } from '../../src/store';
 import { basicAuth, buildTestGateway, type TestAccount, type TestGateway } from '../helpers/app';
 import { freePort } from '../setup/redis-server';
+import { dpopKey, makeProof } from '../helpers/dpop';
 import {
   IDENTITY_HEADERS,
   nginxForTests,
@@ -245,6 +246,45 @@ describeWithNginx('nginx auth_request sidecar (deploy/nginx)', () => {
       const { token } = await gw.issue(acme, { policy: { allow: ['*'], reject: ['admin:access'] } });
       expect((await through('/admin/users', { Authorization: `Bearer ${token}` })).status).toBe(403);
       expect(upstream.requests).toHaveLength(0);
+    });
+  });
+
+  describe('a DPoP-bound token (contract §10)', () => {
+    const nginxUrl = (path: string) => `http://127.0.0.1:${nginx.port}${path}`;
+
+    it('passes with a proof for the request nginx received; a forged X-Forwarded-* changes nothing', async () => {
+      const key = dpopKey('ES256');
+      const { token } = await gw.issue(acme, { dpopJkt: key.jkt });
+      const proof = (htu: string, method = 'GET') => makeProof(key, { htm: method, htu, token, iat: Math.floor(gw.clock.now() / 1000) });
+      const ok = await through('/documents/1?x=1', { Authorization: `DPoP ${token}`, DPoP: proof(nginxUrl('/documents/1')) });
+      expect(ok.status).toBe(200);
+      expect(upstream.requests[0]!.headers['x-auth-user-id']).toBe('user-1');
+      upstream.requests.length = 0;
+
+      // Without a proof, or sent as a Bearer token: refused, and never upstream.
+      expect((await through('/documents/1', { Authorization: `DPoP ${token}` })).status).toBe(401);
+      expect((await through('/documents/1', { Authorization: `Bearer ${token}`, DPoP: proof(nginxUrl('/documents/1')) })).status).toBe(401);
+      // A proof the client made for another request, with X-Forwarded-* forged to match it:
+      // nginx replaces those headers with what it received, so the proof does not fit.
+      const forged = await through('/admin/users', {
+        Authorization: `DPoP ${token}`,
+        DPoP: proof('https://elsewhere.example/documents/1', 'POST'),
+        'X-Forwarded-Method': 'POST',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'elsewhere.example',
+        'X-Forwarded-Uri': '/documents/1',
+      });
+      expect(forged.status).toBe(401);
+      expect(forged.headers['www-authenticate']).toMatch(/^DPoP error="invalid_dpop_proof"/);
+      // A proof for the real request still passes whatever the client forges beside it.
+      const honest = await through('/documents/2', {
+        Authorization: `DPoP ${token}`,
+        DPoP: proof(nginxUrl('/documents/2')),
+        'X-Forwarded-Host': 'elsewhere.example',
+        'X-Forwarded-Uri': '/other',
+      });
+      expect(honest.status).toBe(200);
+      expect(upstream.requests.map((r) => r.url)).toEqual(['/documents/2']);
     });
   });
 

@@ -64,6 +64,7 @@ describe('createGatewayClient against a live gateway', () => {
       });
       expect(issued).toEqual({
         token: expect.any(String),
+        tokenType: 'Bearer',
         tokenId: expect.any(String),
         expiresIn: 600,
         expiresAt: now() + 600,

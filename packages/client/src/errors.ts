@@ -86,6 +86,8 @@ export interface GatewayClientErrorInit {
   oauthError?: string;
   /** Whole seconds from `Retry-After` (429). */
   retryAfterSeconds?: number;
+  /** The server nonce of a `use_dpop_nonce` answer (`DPoP-Nonce`), for the next proof. */
+  dpopNonce?: string;
   cause?: unknown;
 }
 
@@ -102,6 +104,7 @@ export class GatewayClientError extends Error {
   readonly requestId: string | undefined;
   readonly oauthError: string | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly dpopNonce: string | undefined;
 
   constructor(init: GatewayClientErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -112,6 +115,7 @@ export class GatewayClientError extends Error {
     this.requestId = init.requestId;
     this.oauthError = init.oauthError;
     this.retryAfterSeconds = init.retryAfterSeconds;
+    this.dpopNonce = init.dpopNonce;
   }
 }
 
@@ -134,6 +138,7 @@ export function errorFromResponse(httpStatus: number, headers: Headers, body: un
     httpStatus,
     requestId: headers.get('x-request-id') ?? undefined,
     retryAfterSeconds: retryAfter(headers),
+    dpopNonce: headers.get('dpop-nonce') ?? undefined,
   };
   const fallbackStatus = STATUS_BY_HTTP[httpStatus] ?? (httpStatus >= 500 ? 'UNAVAILABLE' : 'INVALID_ARGUMENT');
   const fallbackRetryable = RETRYABLE_HTTP.has(httpStatus);

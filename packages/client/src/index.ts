@@ -50,9 +50,11 @@ export {
   type UserSessionOptions,
   type SessionUser,
   type TokenGrant,
+  type TokenRequest,
   type IdentifiedUser,
   type SessionClock,
   type SessionEvents,
   type SessionEvent,
   type TimerHandle,
 } from './session.js';
+export { createDpopKey, type DpopKey, type DpopKeyOptions } from './dpop.js';

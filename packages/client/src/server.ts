@@ -42,12 +42,19 @@ export interface GetTokenRequest {
   policy?: Policy;
   /** Whole seconds, 60–172800; the gateway's default (48 h) when absent. */
   expiresIn?: number;
+  /**
+   * The RFC 7638 thumbprint of the browser's DPoP key (the session's `fetchToken` receives it):
+   * the token is then bound to that key and useless without it.
+   */
+  dpopJkt?: string;
 }
 
 /** The `data` of /v1/auth/token/get: hand it to the browser as it is. */
 export interface IssuedToken {
   token: string;
   tokenId: string;
+  /** `DPoP` for a token bound to a key (issued with dpopJkt), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
   /** Lifetime in seconds: refresh by the local clock from when this arrived, not by expiresAt. */
   expiresIn: number;
   /** Unix seconds, by the gateway's clock. */
@@ -59,7 +66,8 @@ export interface IssuedToken {
 /** RFC 7662 answer for a live token of this account. */
 export interface ActiveIntrospection {
   active: true;
-  token_type: 'Bearer';
+  /** `DPoP` for a token bound to a key; its `cnf` then names the key. */
+  token_type: 'Bearer' | 'DPoP';
   client_id: string;
   sub: string;
   iss: string;
@@ -73,6 +81,7 @@ export interface ActiveIntrospection {
   email?: string;
   isAdmin: boolean;
   policy?: Policy;
+  cnf?: { jkt: string };
 }
 
 export type Introspection = ActiveIntrospection | { active: false };
@@ -230,6 +239,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       const data: Record<string, unknown> = { apiKey, authToken, userId: request.userId, userProperties };
       if (request.policy !== undefined) data.policy = request.policy;
       if (request.expiresIn !== undefined) data.expiresIn = request.expiresIn;
+      if (request.dpopJkt !== undefined) data.dpopJkt = request.dpopJkt;
       return resultData<IssuedToken>(await call(transport, '/v1/auth/token/get', { method: 'POST', json: { data } }));
     },
 

@@ -16,12 +16,19 @@
  */
 import { GatewayClientError, isGatewayClientError } from './errors.js';
 import { call, makeTransport, resultData, type FetchLike, type Transport } from './http.js';
+import { createDpopKey, type DpopKey } from './dpop.js';
 
 /** Who the browser says it is; checked against the token by the gateway. */
 export interface SessionUser {
   userId: string;
   organizationId?: string;
   email?: string;
+}
+
+/** What the session asks `fetchToken` for. */
+export interface TokenRequest {
+  /** The thumbprint of the session's DPoP key, when it has one: pass it to getToken. */
+  dpopJkt?: string;
 }
 
 /** What `fetchToken` answers: the `data` of /v1/auth/token/get, passed through by your backend. */
@@ -57,8 +64,18 @@ export interface UserSessionOptions {
   /** The account's public apiKey. */
   apiKey: string;
   user: SessionUser;
-  /** Gets a fresh token from your backend (which calls getToken of the server client). */
-  fetchToken: () => Promise<TokenGrant>;
+  /**
+   * Gets a fresh token from your backend (which calls getToken of the server client). With
+   * `dpop`, pass `request.dpopJkt` on to getToken: the token is then bound to this page's key.
+   */
+  fetchToken: (request: TokenRequest) => Promise<TokenGrant>;
+  /**
+   * Sender-constrained tokens (DPoP): `true` makes a key pair that cannot be exported, once per
+   * session (or pass your own from createDpopKey). Every identify then carries a proof, and
+   * `dpopHeaders`/`fetch` sign one for each of your API calls. `baseUrl` must then be the
+   * gateway's public URL (its JWT_ISSUER): proofs for identify name it.
+   */
+  dpop?: true | DpopKey;
   clock?: SessionClock;
   /** Uniform in [0, 1); jitters the refresh time and the backoff. */
   random?: () => number;
@@ -99,6 +116,14 @@ export interface UserSession {
   on<E extends SessionEvent>(event: E, listener: (payload: SessionEvents[E]) => void): () => void;
   /** Stops every timer; later calls to identify/refresh fail with session_closed. */
   close(): void;
+  /**
+   * The headers that present the current token on a call to your API: `Authorization: DPoP
+   * <token>` and a `DPoP` proof for exactly this method and URL when the session binds its
+   * tokens, else `Authorization: Bearer <token>`. Gets a token first if there is none.
+   */
+  dpopHeaders(method: string, url: string): Promise<Record<string, string>>;
+  /** fetch() with those headers; a `use_dpop_nonce` answer is retried once with the nonce. */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
 }
 
 interface Current {
@@ -167,6 +192,35 @@ export function createUserSession(options: UserSessionOptions): UserSession {
   let inflight: Promise<Current> | undefined;
   let failures = 0;
   let closed = false;
+  let dpopKey: Promise<DpopKey> | undefined;
+  /** The last server nonce heard, for the next proof (RFC 9449 §8). */
+  let dpopNonce: string | undefined;
+  const keyOf = (): Promise<DpopKey> | undefined => {
+    if (!options.dpop) return undefined;
+    dpopKey ??= options.dpop === true ? createDpopKey() : Promise.resolve(options.dpop);
+    return dpopKey;
+  };
+  const identifyUrl = `${options.baseUrl.replace(/\/+$/, '')}/v1/auth/identify`;
+
+  /** Identify, with a proof when the token is bound; a nonce the gateway asks for is used once. */
+  async function identifyWith(token: string, key: DpopKey | undefined): Promise<IdentifiedUser> {
+    const send = async () => {
+      const headers: Record<string, string> = {};
+      if (key) headers.DPoP = await key.proof('POST', identifyUrl, { token, ...(dpopNonce ? { nonce: dpopNonce } : {}) });
+      return call(transport, '/v1/auth/identify', {
+        method: 'POST',
+        headers,
+        json: { data: { apiKey: options.apiKey, token, user: options.user } },
+      });
+    };
+    try {
+      return resultData<IdentifiedUser>(await send());
+    } catch (error) {
+      if (!key || !isGatewayClientError(error) || error.code !== 'use_dpop_nonce' || !error.dpopNonce) throw error;
+      dpopNonce = error.dpopNonce;
+      return resultData<IdentifiedUser>(await send());
+    }
+  }
 
   // Each timer is a slot; a fired callback checks it is still the slot's timer, so a timer
   // implementation without clearTimeout cannot fire a stale callback.
@@ -219,8 +273,12 @@ export function createUserSession(options: UserSessionOptions): UserSession {
 
   async function attempt(): Promise<Current> {
     let grant: TokenGrant;
+    // Without DPoP, fetchToken is called at once (no await before it): refreshes stay single-flight
+    // from the very first call.
+    const pending = keyOf();
+    const key = pending ? await pending : undefined;
     try {
-      grant = await options.fetchToken();
+      grant = await options.fetchToken(key ? { dpopJkt: key.jkt } : {});
     } catch (error) {
       throw fromFetchToken(error);
     }
@@ -229,12 +287,7 @@ export function createUserSession(options: UserSessionOptions): UserSession {
     }
     const lifetimeMs = lifetimeOf(grant) * 1000;
     const receivedAt = clock.now();
-    const identity = resultData<IdentifiedUser>(
-      await call(transport, '/v1/auth/identify', {
-        method: 'POST',
-        json: { data: { apiKey: options.apiKey, token: grant.token, user: options.user } },
-      }),
-    );
+    const identity = await identifyWith(grant.token, key);
     if (closed) throw closedError();
     const fraction = windowLow + (windowHigh - windowLow) * random();
     const refreshAt = receivedAt + lifetimeMs * fraction;
@@ -325,5 +378,27 @@ export function createUserSession(options: UserSessionOptions): UserSession {
       clearAllTimers();
       current = undefined;
     },
+    dpopHeaders,
+    async fetch(url, init = {}) {
+      const fetchImpl = options.fetch ?? globalThis.fetch;
+      const send = async () => {
+        const headers = new Headers(init.headers);
+        for (const [name, value] of Object.entries(await dpopHeaders(init.method ?? 'GET', url))) headers.set(name, value);
+        return fetchImpl(url, { ...init, headers });
+      };
+      const response = await send();
+      const nonce = response.headers.get('dpop-nonce');
+      if (response.status !== 401 || !nonce || !options.dpop) return response;
+      dpopNonce = nonce;
+      return send();
+    },
   };
+
+  async function dpopHeaders(method: string, url: string): Promise<Record<string, string>> {
+    const token = live()?.token ?? (await refresh());
+    const key = await keyOf();
+    if (!key) return { Authorization: `Bearer ${token}` };
+    const proof = await key.proof(method, url, { token, ...(dpopNonce ? { nonce: dpopNonce } : {}) });
+    return { Authorization: `DPoP ${token}`, DPoP: proof };
+  }
 }

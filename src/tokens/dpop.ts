@@ -12,7 +12,17 @@
  * current server nonce; and a (jkt, jti) pair never seen before, recorded in the store after
  * every other check passed, kept until the proof could no longer be accepted.
  */
-import { constants, createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createHmac,
+  createPublicKey,
+  randomBytes,
+  timingSafeEqual,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import type { Clock } from '../clock';
 import { GatewayError } from '../errors';
 import { jwkThumbprint } from '../keys';
@@ -83,16 +93,43 @@ function decodeJson(segment: string): Record<string, unknown> | undefined {
   }
 }
 
-/** The public key of the proof's `jwk`, checked against its `alg`. */
-function proofKey(jwk: unknown, alg: DpopAlgorithm): KeyObject {
+/** The proof's `jwk`, checked to be a public JWK whose thumbprint is the token's `cnf.jkt`. */
+function boundJwk(jwk: unknown, jkt: string): JsonWebKey {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalidProof('The proof has no public jwk.');
   if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalidProof('The proof jwk must be a public key.');
-  let key: KeyObject;
+  let thumbprint: string;
   try {
-    key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    thumbprint = jwkThumbprint(jwk as JsonWebKey);
   } catch {
     throw invalidProof('The proof jwk is not a usable public key.');
   }
+  // Before the key is imported: a proof by any other key costs a hash, nothing more.
+  if (thumbprint !== jkt) throw invalidProof('The DPoP proof key is not the key the token is bound to.');
+  return jwk as JsonWebKey;
+}
+
+/** Imports a JWK (a thumbprint names exactly one key, so each is imported once, bounded). */
+class ProofKeys {
+  private readonly keys = new Map<string, KeyObject>();
+  constructor(private readonly capacity = 10_000) {}
+
+  get(jkt: string, jwk: JsonWebKey): KeyObject {
+    const known = this.keys.get(jkt);
+    if (known) return known;
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: jwk, format: 'jwk' });
+    } catch {
+      throw invalidProof('The proof jwk is not a usable public key.');
+    }
+    if (this.keys.size >= this.capacity) this.keys.delete(this.keys.keys().next().value as string);
+    this.keys.set(jkt, key);
+    return key;
+  }
+}
+
+/** The key checked against the proof's `alg`. */
+function fitsAlgorithm(key: KeyObject, alg: DpopAlgorithm): void {
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   const fits =
@@ -103,7 +140,6 @@ function proofKey(jwk: unknown, alg: DpopAlgorithm): KeyObject {
       (details.modulusLength ?? 0) >= 2048 &&
       (details.modulusLength ?? 0) <= 4096);
   if (!fits) throw invalidProof('The proof jwk does not fit its algorithm.');
-  return key;
 }
 
 function signatureVerifies(alg: DpopAlgorithm, key: KeyObject, input: string, signature: Buffer): boolean {
@@ -135,6 +171,7 @@ export interface DpopVerifierOptions {
 
 export class DpopVerifier {
   private nonceSecret: Buffer | undefined;
+  private readonly keys = new ProofKeys();
 
   constructor(private readonly options: DpopVerifierOptions) {}
 
@@ -158,10 +195,8 @@ export class DpopVerifier {
     if (typeof alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
       throw invalidProof('The DPoP proof algorithm is not accepted.');
     }
-    const key = proofKey(header.jwk, alg as DpopAlgorithm);
-    if (jwkThumbprint(header.jwk as import('node:crypto').JsonWebKey) !== jkt) {
-      throw invalidProof('The DPoP proof key is not the key the token is bound to.');
-    }
+    const key = this.keys.get(jkt, boundJwk(header.jwk, jkt));
+    fitsAlgorithm(key, alg as DpopAlgorithm);
     if (!signatureVerifies(alg as DpopAlgorithm, key, `${segments[0]}.${segments[1]}`, Buffer.from(segments[2]!, 'base64url'))) {
       throw invalidProof('The DPoP proof signature does not verify.');
     }

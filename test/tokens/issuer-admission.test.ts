@@ -17,6 +17,10 @@ import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
 const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const USER = { userId: 'user-1', organizationId: 'org-1' };
 
+/** A token naming `iss` with a signature nobody made: what a flood of forgeries costs nothing to make. */
+const forged = (iss: string, now: number): string =>
+  `${encode({ alg: 'RS256' })}.${encode({ iss, sub: USER.userId, organizationId: USER.organizationId, iat: now, exp: now + 600 })}.c2ln`;
+
 function customerToken(iss: string, privateKey: string, now: number): string {
   const input = `${encode({ alg: 'RS256', typ: 'JWT' })}.${encode({ iss, sub: USER.userId, organizationId: USER.organizationId, iat: now, exp: now + 600 })}`;
   return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
@@ -100,7 +104,6 @@ describe.each(STORE_KINDS)('forged customer tokens on the %s store', (kind) => {
   let gw: TestGateway;
   let acme: TestAccount;
   const acmeKeys = rsaKeyPairPem();
-  const forgerKeys = rsaKeyPairPem();
 
   beforeEach(async () => {
     gw = await buildTestGateway({ store: kind });
@@ -126,8 +129,8 @@ describe.each(STORE_KINDS)('forged customer tokens on the %s store', (kind) => {
       const statuses = new Map<number, number>();
       for (let second = 0; second < 3; second += 1) {
         const before = lookups.mock.calls.length;
-        for (let i = 0; i < 200; i += 1) {
-          const res = await identify(customerToken(`ak_forged_${second}_${i}`, forgerKeys.privateKey, now()));
+        for (let i = 0; i < 60; i += 1) {
+          const res = await identify(forged(`ak_forged_${second}_${i}`, now()));
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         }
         expect(lookups.mock.calls.length - before).toBeLessThanOrEqual(budget);
@@ -150,8 +153,9 @@ describe.each(STORE_KINDS)('forged customer tokens on the %s store', (kind) => {
     const mirror = gw.store instanceof MirroredStore ? gw.store : undefined;
     const lookups = jest.spyOn(gw.store, 'findAccountByApiKey');
     try {
-      for (let second = 0; second < 20; second += 1) {
-        for (let i = 0; i < 50; i += 1) await identify(customerToken(`ak_flood_${second}_${i}`, forgerKeys.privateKey, now()));
+      for (let second = 0; second < 4; second += 1) {
+        // Forged tokens need no valid signature: the issuer is read before it could be checked.
+        for (let i = 0; i < 40; i += 1) await identify(forged(`ak_flood_${second}_${i}`, now()));
         gw.clock.advance(1000);
       }
       lookups.mockClear();
@@ -173,8 +177,8 @@ describe.each(STORE_KINDS)('forged customer tokens on the %s store', (kind) => {
   test('forward auth and introspection spend no read at all on a foreign issuer', async () => {
     const lookups = jest.spyOn(gw.store, 'findAccountByApiKey');
     try {
-      for (let i = 0; i < 100; i += 1) {
-        const token = customerToken(`ak_elsewhere_${i}`, forgerKeys.privateKey, now());
+      for (let i = 0; i < 40; i += 1) {
+        const token = forged(`ak_elsewhere_${i}`, now());
         expect((await request(gw.app).get(`/v1/auth/verify?apiKey=${acme.apiKey}`).set('Authorization', `Bearer ${token}`)).status).toBe(401);
         const introspection = await request(gw.app)
           .post('/v1/auth/token/introspect')

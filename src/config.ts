@@ -245,6 +245,172 @@ function combinationProblems(raw: NodeJS.ProcessEnv): string[] {
   return problems;
 }
 
+/** The samplers OTEL_TRACES_SAMPLER may name (the OpenTelemetry specification's built-in ones). */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/**
+ * OpenTelemetry tracing (contract §9), from the specification's own OTEL_* variables: off
+ * unless an OTLP endpoint is set. The gateway reads these here, once, and hands the SDK every
+ * value explicitly (src/tracing/sdk.ts), so that a bad value stops the start like any other.
+ */
+export interface TracingSettings {
+  /** Where spans are POSTed: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  /** OTEL_EXPORTER_OTLP_(TRACES_)HEADERS: sent with every export (a collector's credentials, say). */
+  headers: Record<string, string>;
+  timeoutMs: number;
+  compression: 'gzip' | 'none';
+  serviceName: string;
+  /** OTEL_RESOURCE_ATTRIBUTES (service.name comes from serviceName). */
+  resourceAttributes: Record<string, string>;
+  sampler: (typeof TRACE_SAMPLERS)[number];
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers. */
+  samplerRatio: number;
+  /** The batch span processor (OTEL_BSP_*). */
+  batch: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
+}
+
+/**
+ * The OTEL_* variables, as the specification defines them: a signal-specific variable
+ * (OTEL_EXPORTER_OTLP_TRACES_*) wins over the general one. Returns the settings (undefined:
+ * tracing off) and every problem found; a bad value is a problem even while tracing is off.
+ */
+function tracingSettings(raw: NodeJS.ProcessEnv): { settings: TracingSettings | undefined; problems: string[] } {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const v = raw[name]?.trim();
+    return v ? v : undefined;
+  };
+  const either = (suffix: string): [string, string | undefined] => {
+    const specific = `OTEL_EXPORTER_OTLP_TRACES_${suffix}`;
+    return value(specific) !== undefined ? [specific, value(specific)] : [`OTEL_EXPORTER_OTLP_${suffix}`, value(`OTEL_EXPORTER_OTLP_${suffix}`)];
+  };
+  const whole = (name: string, def: number, min: number, max: number): number => {
+    const v = value(name);
+    if (v === undefined) return def;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${v}".`);
+      return def;
+    }
+    return Number(v);
+  };
+  /** W3C Baggage-like `key=value,key=value`, values percent-encoded (the specification's format). */
+  const pairs = (name: string, text: string | undefined): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const item of (text ?? '').split(',')) {
+      if (item.trim() === '') continue;
+      const eq = item.indexOf('=');
+      const key = eq > 0 ? item.slice(0, eq).trim() : '';
+      let decoded: string | undefined;
+      try {
+        decoded = eq > 0 ? decodeURIComponent(item.slice(eq + 1).trim()) : undefined;
+      } catch {
+        decoded = undefined;
+      }
+      if (!key || decoded === undefined) {
+        // The item is not echoed: a header value may be a credential.
+        problems.push(`${name} must be a comma list of key=value (values percent-encoded).`);
+        return {};
+      }
+      out[key] = decoded;
+    }
+    return out;
+  };
+
+  const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase();
+  if (disabled !== undefined && disabled !== 'true' && disabled !== 'false') {
+    problems.push(`OTEL_SDK_DISABLED must be true or false, got "${disabled}".`);
+  }
+  const exporter = value('OTEL_TRACES_EXPORTER') ?? 'otlp';
+  if (exporter !== 'otlp' && exporter !== 'none') {
+    problems.push(`OTEL_TRACES_EXPORTER must be otlp or none (the gateway exports OTLP over HTTP only), got "${exporter}".`);
+  }
+
+  const httpUrl = (name: string, text: string): URL | undefined => {
+    try {
+      const url = new URL(text);
+      if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+    } catch {
+      // reported below
+    }
+    problems.push(`${name} must be an http(s) URL such as http://collector:4318.`);
+    return undefined;
+  };
+  let url: string | undefined;
+  const [endpointName, endpoint] = either('ENDPOINT');
+  if (endpoint !== undefined && httpUrl(endpointName, endpoint)) {
+    // The general endpoint is a base: the traces path is appended to it (specification).
+    url = endpointName === 'OTEL_EXPORTER_OTLP_ENDPOINT' ? `${endpoint.replace(/\/+$/, '')}/v1/traces` : endpoint;
+  }
+
+  const [protocolName, protocol = 'http/protobuf'] = either('PROTOCOL');
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    problems.push(`${protocolName} must be http/protobuf or http/json (gRPC is not supported), got "${protocol}".`);
+  }
+  const [compressionName, compression = 'none'] = either('COMPRESSION');
+  if (compression !== 'gzip' && compression !== 'none') {
+    problems.push(`${compressionName} must be gzip or none, got "${compression}".`);
+  }
+  const [headersName, headersText] = either('HEADERS');
+  const headers = pairs(headersName, headersText);
+  const timeoutName = value('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const timeoutMs = whole(timeoutName, 10_000, 1, 600_000);
+
+  const resourceAttributes = pairs('OTEL_RESOURCE_ATTRIBUTES', value('OTEL_RESOURCE_ATTRIBUTES'));
+  const serviceName = value('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? 'token-gateway';
+  delete resourceAttributes['service.name'];
+
+  const sampler = value('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
+  if (!(TRACE_SAMPLERS as readonly string[]).includes(sampler)) {
+    problems.push(`OTEL_TRACES_SAMPLER must be one of ${TRACE_SAMPLERS.join(', ')}; got "${sampler}".`);
+  }
+  const ratioText = value('OTEL_TRACES_SAMPLER_ARG');
+  let samplerRatio = 1;
+  if (ratioText !== undefined && sampler.endsWith('traceidratio')) {
+    samplerRatio = Number(ratioText);
+    if (!/^\d*\.?\d+$/.test(ratioText) || samplerRatio < 0 || samplerRatio > 1) {
+      problems.push(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got "${ratioText}".`);
+    }
+  }
+
+  const batch = {
+    scheduleDelayMs: whole('OTEL_BSP_SCHEDULE_DELAY', 5_000, 1, 600_000),
+    exportTimeoutMs: whole('OTEL_BSP_EXPORT_TIMEOUT', 30_000, 1, 600_000),
+    maxQueueSize: whole('OTEL_BSP_MAX_QUEUE_SIZE', 2_048, 1, 1_000_000),
+    maxExportBatchSize: whole('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000),
+  };
+  if (batch.maxExportBatchSize > batch.maxQueueSize) {
+    problems.push('OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not be larger than OTEL_BSP_MAX_QUEUE_SIZE.');
+  }
+
+  if (problems.length > 0 || url === undefined || disabled === 'true' || exporter === 'none') {
+    return { settings: undefined, problems };
+  }
+  return {
+    settings: {
+      url,
+      protocol: protocol as TracingSettings['protocol'],
+      headers,
+      timeoutMs,
+      compression: compression as TracingSettings['compression'],
+      serviceName,
+      resourceAttributes,
+      sampler: sampler as TracingSettings['sampler'],
+      samplerRatio,
+      batch,
+    },
+    problems,
+  };
+}
+
 function isHttpsOriginUrl(value: string): boolean {
   try {
     const url = new URL(value);
@@ -300,6 +466,8 @@ export interface Config {
   audit: { retentionDays: number; maxEvents: number };
   /** DPOP_NONCES: DPoP proofs must carry a server nonce (RFC 9449 §8; contract §10). */
   dpopNonces: boolean;
+  /** OpenTelemetry tracing; undefined (the default) when no OTLP endpoint is set. */
+  tracing: TracingSettings | undefined;
   rateLimits: {
     windowSeconds: number;
     failedAuthPerAddress: number;
@@ -329,6 +497,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         return issue.message.includes(variable) && variable ? issue.message : `${variable}: ${issue.message}`;
       });
   problems.push(...combinationProblems(env));
+  const tracing = tracingSettings(env);
+  problems.push(...tracing.problems);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -361,6 +531,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     unknownIssuerReadsPerSecond: e.UNKNOWN_ISSUER_READS_PER_SECOND,
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS, maxEvents: e.AUDIT_MAX_EVENTS },
     dpopNonces: e.DPOP_NONCES,
+    tracing: tracing.settings,
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       failedAuthPerAddress: e.RATE_LIMIT_FAILED_AUTH_PER_ADDRESS,

@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError, notFound } from './errors';
 import type { KeyRing } from './keys';
 import type { GatewayStore } from './store';
 import { TokenVerifier } from './tokens';
+import type { Tracer } from './tracing';
 import { readBody } from './http/body';
 import type { HttpContext, Lifecycle } from './http/context';
 import { errorHandler } from './http/errors';
@@ -36,6 +37,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Prometheus metrics; createApp makes its own (with its own Registry) when absent. */
   metrics?: GatewayMetrics;
+  /** The tracer of the gateway's own spans (src/tracing); none while tracing is off. */
+  tracer?: Tracer;
 }
 
 export interface GatewayApp {
@@ -69,7 +72,7 @@ export function buildAuditTrail(deps: AppDeps, metrics?: GatewayMetrics): AuditT
 
 /** `limiter`, when given, enforces the issuance quota (contract §8). */
 export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: AuditTrail): HttpContext {
-  const { config, store, keyRing } = deps;
+  const { config, store, keyRing, tracer } = deps;
   const clock = deps.clock ?? systemClock;
   const verifier = new TokenVerifier({
     keyRing,
@@ -82,6 +85,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: Audi
     verifiedCacheSize: config.verifiedTokenCacheSize,
     unknownIssuerReadsPerSecond: config.unknownIssuerReadsPerSecond,
     dpopNonces: config.dpopNonces,
+    ...(tracer ? { tracer } : {}),
   });
   return {
     config,
@@ -95,6 +99,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: Audi
       clock,
       issuer: config.issuer,
       defaultLifetimeSeconds: config.tokenTtlSeconds,
+      ...(tracer ? { tracer } : {}),
       ...(limiter ? { consumeQuota: (apiKey: string) => limiter.consumeIssuance(apiKey) } : {}),
     },
     revocation: {
@@ -106,6 +111,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: Audi
     },
     lifecycle: deps.lifecycle ?? { shuttingDown: false },
     audit: audit ?? buildAuditTrail(deps),
+    ...(tracer ? { tracer } : {}),
   };
 }
 

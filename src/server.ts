@@ -1,16 +1,22 @@
 /**
- * The process: configuration, store, keys, listen, graceful shutdown. `npm start` runs this.
+ * The process: configuration, tracing, store, keys, listen, graceful shutdown. `npm start`
+ * runs this.
+ *
+ * The modules OpenTelemetry instruments (express through ./app, ioredis through ./store, and
+ * node:http) are loaded only inside startGateway, never at the top of this file: main() starts
+ * tracing first, when it is on, so that its instrumentations see them being loaded.
  */
 import { watch } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import type { Logger } from 'pino';
-import { createApp } from './app';
 import { systemClock } from './clock';
 import { ConfigError, DEFAULT_KEYS_DIR, loadConfig, type Config } from './config';
 import { ensureSigningKey, KeyLoadError, KeyRing } from './keys';
 import { ConnectionTracker, drain } from './http/shutdown';
 import { createLogger } from './http/logging';
-import { createStore, waitForStore, type GatewayStore } from './store';
+import type { GatewayStore } from './store';
+import type { Tracer } from './tracing';
+import type { RunningTracing } from './tracing/sdk';
 
 export interface RunningGateway {
   server: http.Server;
@@ -23,7 +29,20 @@ export interface RunningGateway {
 /** How long a start waits for the store before going on without it (it recovers by itself). */
 const STORE_WAIT_AT_START_MS = 2000;
 
-export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+export interface StartOptions {
+  /** Tracing started for this process (src/tracing/sdk.ts): its tracer, and its flush at shutdown. */
+  tracing?: Pick<RunningTracing, 'tracer' | 'shutdown'>;
+}
+
+export async function startGateway(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningGateway> {
+  // Loaded here, after any tracing start (see the top of this file).
+  const [{ createApp }, { createStore, waitForStore }, http] = await Promise.all([
+    import('./app'),
+    import('./store'),
+    import('node:http'),
+  ]);
+  const { tracing } = options;
+  const tracer: Tracer | undefined = tracing?.tracer;
   const clock = systemClock;
   const generated = await ensureSigningKey(config.keysDir, config.algorithm, config.env === 'production');
   if (generated) logger.warn({ file: generated }, 'no signing key was found: generated one (development only)');
@@ -51,7 +70,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   logger.info({ kid: keyRing.signingKey().kid, keys: keyRing.activeKeys().length }, 'signing keys loaded');
 
   const lifecycle = { shuttingDown: false };
-  const { app } = createApp({ config, store, keyRing, clock, logger, lifecycle });
+  const { app } = createApp({ config, store, keyRing, clock, logger, lifecycle, ...(tracer ? { tracer } : {}) });
 
   // New key files are published at once: watch the folder, and rescan now and then in case
   // the watch misses an event (network file systems, Kubernetes secret symlink swaps).
@@ -88,6 +107,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       watcher?.close();
       const clean = await drain(server, tracker, lifecycle, config.shutdownTimeoutSeconds * 1000);
       await store.close();
+      // The spans of the last requests, before the process ends.
+      await tracing?.shutdown().catch((error: Error) => logger.warn({ err: error.message }, 'trace export at shutdown failed'));
       if (clean) logger.info('shutdown complete');
       else logger.warn({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown timed out: remaining connections destroyed');
       return clean ? 0 : 1;
@@ -125,13 +146,25 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
+  // With tracing on, every line written while a traced request is handled carries its ids.
+  const mixin = config.tracing ? (await import('./tracing/log-fields')).traceLogFields : undefined;
+  const logger = createLogger(config.logLevel, undefined, mixin ? { mixin } : {});
   // WORKERS=N: this process only supervises N workers, each of which runs main() again.
   const { isClusterPrimary, runClusterPrimary } = await import('./cluster');
   if (isClusterPrimary(config)) process.exit(await runClusterPrimary(config, logger));
+  // Each serving process (each worker) has its own SDK; the primary serves nothing to trace.
+  let tracing: RunningTracing | undefined;
+  if (config.tracing) {
+    const { startTracing } = await import('./tracing/sdk');
+    tracing = startTracing(config.tracing);
+    const { url, protocol, sampler } = config.tracing;
+    // Origin and path only: an endpoint URL may carry credentials.
+    const endpoint = `${new URL(url).origin}${new URL(url).pathname}`;
+    logger.info({ endpoint, protocol, sampler }, 'tracing on: exporting spans over OTLP/HTTP');
+  }
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(config, logger);
+    gateway = await startGateway(config, logger, tracing ? { tracing } : {});
   } catch (error) {
     const message = error instanceof KeyLoadError ? error.message : error instanceof Error ? error.message : String(error);
     logger.fatal({ err: { message } }, 'token-gateway could not start');

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { KeyRing } from '../keys';
 import type { GatewayStore } from '../store';
 import type { IssueTokenDeps, RevocationDeps, TokenVerifier } from '../tokens';
+import type { Tracer } from '../tracing';
 
 export interface Lifecycle {
   /** Set on SIGTERM: readiness fails and every answer carries `Connection: close`. */
@@ -21,4 +22,6 @@ export interface HttpContext {
   revocation: RevocationDeps;
   lifecycle: Lifecycle;
   audit: AuditTrail;
+  /** The tracer of the gateway's own spans; undefined while tracing is off. */
+  tracer?: Tracer;
 }

@@ -23,10 +23,19 @@ export const REDACTED_PATHS = [
   '*.publicKey',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/**
+ * `mixin`, when given, adds its fields to every line: with tracing on, the active span's
+ * trace_id and span_id (contract §9).
+ */
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  options: { mixin?: () => Record<string, unknown> } = {},
+): Logger {
   return pino(
     {
       level,
+      ...(options.mixin ? { mixin: options.mixin } : {}),
       base: { service: 'token-gateway' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,

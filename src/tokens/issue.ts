@@ -11,6 +11,7 @@ import { invalidCredentials } from '../errors';
 import type { KeyRing } from '../keys';
 import type { Policy } from '../policy';
 import type { GatewayStore } from '../store';
+import { inSpan, type Tracer } from '../tracing';
 import { signToken } from './jws';
 
 export interface IssueTokenRequest {
@@ -48,6 +49,8 @@ export interface IssueTokenDeps {
    * passed, before signing; throws rate_limited when the apiKey's quota is used up.
    */
   consumeQuota?: (apiKey: string) => Promise<void>;
+  /** Spans for the store read, the signature and the record (src/tracing); none while tracing is off. */
+  tracer?: Tracer;
 }
 
 /** 128 random bits, base64url. */
@@ -58,7 +61,11 @@ export async function issueToken(deps: IssueTokenDeps, request: IssueTokenReques
     checkCredentials(null, request.authToken);
     throw invalidCredentials();
   }
-  const context = await deps.store.getIssuanceContext(request.apiKey, request.userId);
+  const { store, tracer } = deps;
+  const context = await inSpan(tracer, 'store.get_issuance_context', (span) => {
+    span?.setAttribute('token_gateway.store', store.kind);
+    return store.getIssuanceContext(request.apiKey, request.userId);
+  });
   const { account } = checkCredentials(context, request.authToken);
   checkUserAgainstDirectory(context?.user ?? null, request.organizationId, request.email);
   await deps.consumeQuota?.(account.apiKey);
@@ -87,14 +94,20 @@ export async function issueToken(deps: IssueTokenDeps, request: IssueTokenReques
 
   // Sign and record at once; if the record cannot be written, no token leaves.
   const [token] = await Promise.all([
-    signToken(header, payload, key.alg, key.privateKey),
-    deps.store.recordIssuedToken({
-      jti,
-      apiKey: account.apiKey,
-      userId: request.userId,
-      organizationId: request.organizationId,
-      iat,
-      exp,
+    inSpan(tracer, 'token.sign', (span) => {
+      span?.setAttributes({ 'token_gateway.alg': key.alg, 'token_gateway.kid': key.kid });
+      return signToken(header, payload, key.alg, key.privateKey);
+    }),
+    inSpan(tracer, 'store.record_issued_token', (span) => {
+      span?.setAttribute('token_gateway.store', store.kind);
+      return store.recordIssuedToken({
+        jti,
+        apiKey: account.apiKey,
+        userId: request.userId,
+        organizationId: request.organizationId,
+        iat,
+        exp,
+      });
     }),
   ]);
   return {

@@ -17,7 +17,8 @@ import type { Clock } from '../clock';
 import { GatewayError } from '../errors';
 import type { KeyRing, RingKey } from '../keys';
 import { isPolicy, policyProblem } from '../policy';
-import type { GatewayStore, TokenContext } from '../store';
+import type { GatewayStore, TokenContext, TokenContextQuery } from '../store';
+import { inSpan, type Span, type Tracer } from '../tracing';
 import type { TokenClaims, TokenKind, VerifiedToken } from './claims';
 import { decodeToken, MalformedTokenError, MAX_TOKEN_LENGTH, verifySignature, type DecodedToken } from './jws';
 import { DpopVerifier, invalidProof, JKT_PATTERN, type ProofTarget } from './dpop';
@@ -41,6 +42,8 @@ export interface TokenVerifierOptions {
   unknownIssuerReadsPerSecond?: number;
   /** DPOP_NONCES: bound tokens' proofs must carry a server nonce. */
   dpopNonces?: boolean;
+  /** Spans for the check and its store read (src/tracing); none while tracing is off. */
+  tracer?: Tracer;
 }
 
 export interface VerifyOptions {
@@ -102,6 +105,8 @@ interface SignedToken {
   kind: TokenKind;
   claims: TokenClaims;
   context: TokenContext;
+  /** Taken from the verified-token cache, without a signature check. */
+  cached: boolean;
 }
 
 export class TokenVerifier {
@@ -125,10 +130,15 @@ export class TokenVerifier {
     });
   }
 
-  async verify(token: string, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
+  verify(token: string, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
+    return inSpan(this.options.tracer, 'token.verify', (span) => this.check(token, verifyOptions, span));
+  }
+
+  private async check(token: string, verifyOptions: VerifyOptions, span: Span | undefined): Promise<VerifiedToken> {
     // Before any cryptography, the digest of the cache included.
     if (token.length > MAX_TOKEN_LENGTH) throw invalid('The token is too long.');
-    const { kind, claims, context } = await this.checkSignature(token, verifyOptions.accountScope);
+    const { kind, claims, context, cached } = await this.checkSignature(token, verifyOptions.accountScope);
+    span?.setAttributes({ 'token_gateway.token.kind': kind, 'token_gateway.verified_cache': cached ? 'hit' : 'miss' });
     this.checkTimes(claims, verifyOptions.allowNotYetValid === true);
     const account = context.account!;
     if (verifyOptions.expectedApiKey !== undefined && verifyOptions.expectedApiKey !== account.apiKey) {
@@ -158,11 +168,11 @@ export class TokenVerifier {
     const cached = this.verified.get(digest);
     if (cached) assertInScope(scope, cached.kind === 'gateway' ? cached.claims.aud : cached.claims.iss);
     if (cached?.kind === 'gateway' && this.options.keyRing.find(cached.kid!)?.publicKey === cached.key) {
-      return { kind: 'gateway', claims: cached.claims, context: await this.gatewayContext(cached.claims) };
+      return { kind: 'gateway', claims: cached.claims, context: await this.gatewayContext(cached.claims), cached: true };
     }
     if (cached?.kind === 'customer') {
       const context = await this.customerContext(cached.claims);
-      if (this.customerKey(context) === cached.key) return { kind: 'customer', claims: cached.claims, context };
+      if (this.customerKey(context) === cached.key) return { kind: 'customer', claims: cached.claims, context, cached: true };
       // The account's key changed since: verify afresh against the current one.
     }
 
@@ -185,7 +195,7 @@ export class TokenVerifier {
       }
       // Remembered before the store is read, so that checks of this token arriving meanwhile hit.
       this.verified.set(digest, { kind: 'gateway', kid: key.kid, key: key.publicKey, claims });
-      return { kind: 'gateway', claims, context: await this.gatewayContext(claims) };
+      return { kind: 'gateway', claims, context: await this.gatewayContext(claims), cached: false };
     }
 
     // A customer token: its issuer names the account, whose uploaded key alone may verify it.
@@ -201,21 +211,30 @@ export class TokenVerifier {
     if (!key) throw invalid('The token issuer has no signing key.');
     if (!verifySignature(token, 'RS256', key)) throw invalid('The token signature does not verify.');
     this.verified.set(digest, { kind: 'customer', kid: undefined, key, claims });
-    return { kind: 'customer', claims, context };
+    return { kind: 'customer', claims, context, cached: false };
   }
 
   /** A gateway token's account is its audience. */
   private async gatewayContext(claims: TokenClaims): Promise<TokenContext> {
-    const context = await this.options.store.getTokenContext(contextQuery(claims.aud as string, claims, false));
+    const context = await this.readContext(contextQuery(claims.aud as string, claims, false));
     if (!context.account) throw invalid('The token audience is not a known account.');
     return context;
   }
 
   /** A customer token's account is its issuer; its context carries the uploaded key. */
   private async customerContext(claims: TokenClaims): Promise<TokenContext> {
-    const context = await this.options.store.getTokenContext(contextQuery(claims.iss, claims, true));
+    const context = await this.readContext(contextQuery(claims.iss, claims, true));
     if (!context.account) throw invalid('The token issuer is not a known account.');
     return context;
+  }
+
+  /** The one store read of a check (account, customer key, revocation marks). */
+  private readContext(query: TokenContextQuery): Promise<TokenContext> {
+    const { store, tracer } = this.options;
+    return inSpan(tracer, 'store.get_token_context', (span) => {
+      span?.setAttribute('token_gateway.store', store.kind);
+      return store.getTokenContext(query);
+    });
   }
 
   private customerKey(context: TokenContext): KeyObject | null {

@@ -2,9 +2,10 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { GatewayError, invalidArgument } from '../../errors';
-import { isPermissionName, isPermitted } from '../../policy';
+import { isPermissionName } from '../../policy';
 import type { HttpContext } from '../context';
 import { ownRequestTarget } from '../dpop';
+import { decidePermission } from '../policy-decision';
 import { noStore, sendResult } from '../respond';
 import { credential, envelope, parseInput } from '../validate';
 
@@ -20,7 +21,7 @@ export function authorizeEndpoint(ctx: HttpContext) {
       expectedApiKey: data.apiKey,
       dpop: ownRequestTarget(req, ctx.config.issuer, '/v1/auth/authorize'),
     });
-    if (!isPermitted(claims.policy, data.permission)) {
+    if (!decidePermission(ctx.tracer, claims.policy, data.permission)) {
       throw new GatewayError('permission_denied', 'The token does not grant this permission.');
     }
     noStore(res);

@@ -7,10 +7,11 @@
 import type { Request, Response } from 'express';
 import { CREDENTIAL_PATTERN } from '../../accounts/secrets';
 import { GatewayError, invalidArgument, isGatewayError } from '../../errors';
-import { isPermissionName, isPermitted } from '../../policy';
+import { isPermissionName } from '../../policy';
 import { BEARER_CHALLENGE } from '../auth';
 import type { HttpContext } from '../context';
 import { forwardedTarget } from '../dpop';
+import { decidePermission } from '../policy-decision';
 
 export const IDENTITY_HEADERS = [
   'X-Auth-User-Id',
@@ -93,7 +94,7 @@ export function forwardAuthEndpoint(ctx: HttpContext) {
       throw error;
     }
     const { claims, account } = verified;
-    if (permission !== undefined && !isPermitted(claims.policy, permission)) {
+    if (permission !== undefined && !decidePermission(ctx.tracer, claims.policy, permission)) {
       throw new GatewayError('permission_denied', 'The token does not grant this permission.', {
         wwwAuthenticate: 'Bearer error="insufficient_scope"',
       });

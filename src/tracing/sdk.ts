@@ -11,7 +11,7 @@ import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { registerInstrumentations, type InstrumentationBase } from '@opentelemetry/instrumentation';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -38,6 +38,8 @@ const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 export interface RunningTracing {
   /** The tracer of the gateway's own spans. */
   tracer: Tracer;
+  /** The instrumentations registered (http, express, ioredis), enabled. */
+  instrumentations: readonly InstrumentationBase[];
   /** Exports every span ended so far. */
   flush(): Promise<void>;
   /** Exports what is left and stops: the instrumentations, the provider, the global API. */
@@ -90,26 +92,25 @@ export function startTracing(settings: TracingSettings, exporter: SpanExporter =
   provider.register({
     propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   });
-  const unregister = registerInstrumentations({
-    tracerProvider: provider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
-        // The gateway makes no outgoing HTTP calls of its own; the exporter's are not traced.
-        disableOutgoingRequestInstrumentation: true,
-      }),
-      // Routers and route handlers, not each middleware (helmet, the request id...).
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-      new IORedisInstrumentation({
-        // The command name only: arguments carry credential hashes, keys and AUTH passwords.
-        dbStatementSerializer: (command) => command,
-        // Background traffic (the mirror's subscription, heartbeats) starts no trace.
-        requireParentSpan: true,
-      }),
-    ],
-  });
+  const instrumentations: InstrumentationBase[] = [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
+      // The gateway makes no outgoing HTTP calls of its own; the exporter's are not traced.
+      disableOutgoingRequestInstrumentation: true,
+    }),
+    // Routers and route handlers, not each middleware (helmet, the request id...).
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+    new IORedisInstrumentation({
+      // The command name only: arguments carry credential hashes, keys and AUTH passwords.
+      dbStatementSerializer: (command) => command,
+      // Background traffic (the mirror's subscription, heartbeats) starts no trace.
+      requireParentSpan: true,
+    }),
+  ];
+  const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations });
   return {
     tracer: provider.getTracer(TRACER_NAME),
+    instrumentations,
     flush: () => provider.forceFlush(),
     shutdown: async () => {
       unregister();

@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../../src/config';
 import type { HttpContext } from '../../src/http/context';
 import { KeyRing } from '../../src/keys';
 import type { GatewayStore } from '../../src/store';
+import type { Tracer } from '../../src/tracing';
 import { makeKeysDir } from './keys';
 import { makeStore, type StoreKind, type TestStore } from './stores';
 
@@ -43,6 +44,8 @@ export interface TestGatewayOptions {
   keysDir?: string;
   /** A pino logger for the request log (none by default). */
   logger?: Logger;
+  /** The tracer of the gateway's own spans (none by default: tracing off). */
+  tracer?: Tracer;
 }
 
 export function testConfig(keysDir: string, env: Record<string, string> = {}): Config {
@@ -78,6 +81,7 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
     keyRing,
     clock,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.tracer ? { tracer: options.tracer } : {}),
   });
   const gateway: TestGateway = {
     app,

@@ -33,7 +33,7 @@ describe('tracing in-process (in-memory exporter)', () => {
     const settings = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9/unused' }).tracing!;
     tracing = startTracing(settings, exporter);
     // Jest loads modules through a registry of its own, which the instrumentations' require
-    // hook never sees (the real process is covered by test/tracing/otlp-nginx.test.ts). node:http
+    // hook never sees (the real process is covered by test/deploy/otlp-tracing.test.ts). node:http
     // is the one module both share: the registered http instrumentation patches it here.
     const instrumentation = tracing.instrumentations.find((i) => i.instrumentationName.endsWith('instrumentation-http'));
     httpPatch = instrumentation?.getModuleDefinitions().find((definition) => definition.name === 'http');

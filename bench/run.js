@@ -4,7 +4,9 @@
  * Express floor, all measured in the same run on the same machine, then a paced run.
  *
  *   node dist/server.js       WORKERS workers, Redis store under its own prefix (RS256), and two
- *                             more under JWT_ALGORITHM=ES256 and EdDSA, for issuance only
+ *                             more under JWT_ALGORITHM=ES256 and EdDSA, for issuance only; and
+ *                             the same gateway with tracing on (OTEL_TRACES_SAMPLER=always_on,
+ *                             OTLP/HTTP protobuf to bench/otlp-sink.js), for forward auth
  *   bench/baseline/server.js  Express + jsonwebtoken + ioredis as a docs example writes it
  *   bench/floor/server.js     Express hello, WORKERS workers
  *   bench/sign-capacity.js    async crypto.sign on every core, 32 in flight
@@ -324,6 +326,33 @@ async function main() {
     PUBLIC_KEY_FILE: publicFile,
     ISSUER: issuer,
   });
+  // The same gateway (same store prefix, keys and issuer, so the same tokens) with tracing on:
+  // every request sampled, exported over OTLP/HTTP (protobuf) to a sink that discards it.
+  const [tracedPort, sinkPort] = [await freePort(), await freePort()];
+  const sink = spawn(process.execPath, [path.join(__dirname, 'otlp-sink.js')], {
+    env: { PATH: process.env.PATH || '', PORT: String(sinkPort), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  sink.benchName = 'otlp sink';
+  sink.stderrTail = () => '';
+  let sinkOutput = '';
+  sink.stdout.on('data', (d) => (sinkOutput += d));
+  children.push(sink);
+  const traced = startChild('gateway traced', ['dist/server.js'], {
+    NODE_ENV: 'production',
+    PORT: String(tracedPort),
+    HOST: '127.0.0.1',
+    WORKERS: String(settings.workers),
+    REDIS_URL: settings.redisUrl,
+    REDIS_PREFIX: GATEWAY_PREFIX,
+    ADMIN_TOKEN,
+    KEYS_DIR: keysDir,
+    JWT_ISSUER: 'https://gateway.bench',
+    LOG_LEVEL: settings.logLevel,
+    ISSUANCE_QUOTA_PER_MINUTE: '0',
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+    OTEL_TRACES_SAMPLER: 'always_on',
+  });
   const floor = startChild('floor', ['bench/floor/server.js'], {
     PORT: String(floorPort),
     HOST: '127.0.0.1',
@@ -334,6 +363,8 @@ async function main() {
   const floorUrl = `http://127.0.0.1:${floorPort}`;
   await waitHttp(`${gw}/readyz`, gateway);
   for (const other of otherAlgorithms) await waitHttp(`${other.url}/readyz`, other.child);
+  const tracedUrl = `http://127.0.0.1:${tracedPort}`;
+  await waitHttp(`${tracedUrl}/readyz`, traced);
   await waitHttp(`${base}/`, baseline);
   await waitHttp(`${floorUrl}/hello`, floor);
 
@@ -388,6 +419,7 @@ async function main() {
     'gateway issuance': scenario(gw, 'POST', '/v1/auth/token/get', [jsonHeaders], users.slice(0, 10).map(issueBody)),
     'gateway introspection': scenario(gw, 'POST', '/v1/auth/token/introspect', [formHeaders], gwTokens.map(form)),
     'gateway forward auth': scenario(gw, 'GET', `/v1/auth/verify?apiKey=${encodeURIComponent(apiKey)}`, gwTokens.map((t) => ({ authorization: `Bearer ${t}` })), []),
+    'gateway forward auth traced': scenario(tracedUrl, 'GET', `/v1/auth/verify?apiKey=${encodeURIComponent(apiKey)}`, gwTokens.map((t) => ({ authorization: `Bearer ${t}` })), []),
     'gateway identify': scenario(
       gw,
       'POST',
@@ -464,13 +496,23 @@ async function main() {
     ['baseline introspection', settings.rate],
     // The same at a rate a small machine sustains (BENCH_RATE_LOW=0 skips it).
     ...(settings.lowRate > 0
-      ? ['gateway introspection', 'gateway forward auth', 'gateway identify', 'baseline introspection'].map((n) => [n, settings.lowRate])
+      ? ['gateway introspection', 'gateway forward auth', 'gateway forward auth traced', 'gateway identify', 'baseline introspection'].map((n) => [n, settings.lowRate])
       : []),
   ];
   for (const [name, rate] of pacedPlan) {
     process.stderr.write(`paced ${rate} req/s: ${name}\n`);
     const s = scenarios[name];
     paced[`${name}@${rate}`] = { name, rate, ...(await pacedLoad({ url: s.url, requests: s.requests, rate, seconds: settings.duration, connections: settings.connections })) };
+  }
+
+  // What the traced gateway exported: stop it (its last spans are flushed), then the sink.
+  await stopChild(traced);
+  await stopChild(sink);
+  let exported = { requests: NaN, bytes: NaN };
+  try {
+    exported = JSON.parse(sinkOutput.trim());
+  } catch {
+    process.stderr.write('the OTLP sink did not report what it received\n');
   }
 
   const loadAvgAfter = os.loadavg();
@@ -525,6 +567,23 @@ async function main() {
       (sign2048 ? ` For reference, a 2048-bit key: ${fmt(sign2048.signsPerSecond)} signatures/s (${ratio(sign2048.signsPerSecond / sign.signsPerSecond)}).` : ''),
   );
   out.push('');
+  const off = med['gateway forward auth'];
+  const on = med['gateway forward auth traced'];
+  out.push('Tracing (forward auth; off: no OTEL_* set; on: every request sampled, OTLP/HTTP protobuf to a local sink):');
+  out.push(
+    table(
+      ['forward auth', 'req/s', 'p50 ms', 'p99 ms', 'share of floor', 'failed'],
+      [
+        ['tracing off', fmt(off.rps), fmt(off.p50, 1), fmt(off.p99, 1), pct(off.rps / med.floor.rps), off.bad],
+        ['tracing on', fmt(on.rps), fmt(on.p50, 1), fmt(on.p99, 1), pct(on.rps / med.floor.rps), on.bad],
+      ],
+    ),
+  );
+  out.push(
+    `tracing on / off: ${ratio(on.rps / off.rps)} the throughput, ${ratio(on.p99 / off.p99)} the p99; ` +
+      `the sink received ${fmt(exported.requests)} exports, ${fmt(exported.bytes / 1024 / 1024, 1)} MiB.`,
+  );
+  out.push('');
   out.push('Paced (fixed offered rate, evenly spaced, latency from each request\'s due time; one run each):');
   out.push(
     table(
@@ -538,7 +597,7 @@ async function main() {
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const figures = { settings: { ...settings, rsaBits, cores }, loadAvgBefore, loadAvgAfter, medians: med, samples, sign, sign2048, paced };
+  const figures = { settings: { ...settings, rsaBits, cores }, loadAvgBefore, loadAvgAfter, medians: med, samples, sign, sign2048, paced, exported };
   if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify(figures, null, 2));
 
   await Promise.all(children.map(stopChild));
@@ -569,7 +628,7 @@ async function main() {
 }
 
 // A hard bound on the whole run: warm-ups, rounds, paced runs, capacity, memory, plus slack.
-const scenarioCount = 9;
+const scenarioCount = 10;
 const budgetSeconds =
   scenarioCount * (settings.warmup + settings.rounds * settings.duration) + 10 * settings.duration + 2 * settings.signSeconds + 600;
 const deadline = setTimeout(() => {

@@ -276,6 +276,12 @@ export interface TracingSettings {
   samplerRatio: number;
   /** The batch span processor (OTEL_BSP_*). */
   batch: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
+  /**
+   * OTEL_NODE_DISABLED_INSTRUMENTATIONS (the Node auto-instrumentation's variable): express
+   * and/or ioredis left out, to trade their spans for speed (docs/BENCHMARKS.md). http cannot
+   * be: its server span is what joins the caller's trace.
+   */
+  disabledInstrumentations: Array<'express' | 'ioredis'>;
 }
 
 /**
@@ -391,6 +397,17 @@ function tracingSettings(raw: NodeJS.ProcessEnv): { settings: TracingSettings | 
     problems.push('OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not be larger than OTEL_BSP_MAX_QUEUE_SIZE.');
   }
 
+  const disabledInstrumentations: TracingSettings['disabledInstrumentations'] = [];
+  for (const name of (value('OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (name === 'express' || name === 'ioredis') {
+      if (!disabledInstrumentations.includes(name)) disabledInstrumentations.push(name);
+    } else {
+      problems.push(
+        `OTEL_NODE_DISABLED_INSTRUMENTATIONS may name express and ioredis (http traces every request and stays on), got "${name}".`,
+      );
+    }
+  }
+
   if (problems.length > 0 || url === undefined || disabled === 'true' || exporter === 'none') {
     return { settings: undefined, problems };
   }
@@ -406,6 +423,7 @@ function tracingSettings(raw: NodeJS.ProcessEnv): { settings: TracingSettings | 
       sampler: sampler as TracingSettings['sampler'],
       samplerRatio,
       batch,
+      disabledInstrumentations,
     },
     problems,
   };

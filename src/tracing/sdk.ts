@@ -92,21 +92,28 @@ export function startTracing(settings: TracingSettings, exporter: SpanExporter =
   provider.register({
     propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   });
+  const off = new Set(settings.disabledInstrumentations);
   const instrumentations: InstrumentationBase[] = [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
       // The gateway makes no outgoing HTTP calls of its own; the exporter's are not traced.
       disableOutgoingRequestInstrumentation: true,
     }),
-    // Routers and route handlers, not each middleware (helmet, the request id...).
-    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-    new IORedisInstrumentation({
-      // The command name only: arguments carry credential hashes, keys and AUTH passwords.
-      dbStatementSerializer: (command) => command,
-      // Background traffic (the mirror's subscription, heartbeats) starts no trace.
-      requireParentSpan: true,
-    }),
   ];
+  if (!off.has('express')) {
+    // Routers and route handlers, not each middleware (helmet, the request id...).
+    instrumentations.push(new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }));
+  }
+  if (!off.has('ioredis')) {
+    instrumentations.push(
+      new IORedisInstrumentation({
+        // The command name only: arguments carry credential hashes, keys and AUTH passwords.
+        dbStatementSerializer: (command) => command,
+        // Background traffic (the mirror's subscription, heartbeats) starts no trace.
+        requireParentSpan: true,
+      }),
+    );
+  }
   const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations });
   return {
     tracer: provider.getTracer(TRACER_NAME),

@@ -32,6 +32,7 @@ describe('tracing settings (OTEL_*)', () => {
       sampler: 'parentbased_always_on',
       samplerRatio: 1,
       batch: { scheduleDelayMs: 5_000, exportTimeoutMs: 30_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
+      disabledInstrumentations: [],
     });
   });
 
@@ -60,6 +61,7 @@ describe('tracing settings (OTEL_*)', () => {
       OTEL_BSP_EXPORT_TIMEOUT: '1000',
       OTEL_BSP_MAX_QUEUE_SIZE: '4096',
       OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '256',
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express, ioredis,express',
     }).tracing;
     expect(tracing).toEqual({
       url: 'http://collector:4318/v1/traces',
@@ -72,6 +74,7 @@ describe('tracing settings (OTEL_*)', () => {
       sampler: 'parentbased_traceidratio',
       samplerRatio: 0.25,
       batch: { scheduleDelayMs: 100, exportTimeoutMs: 1_000, maxQueueSize: 4_096, maxExportBatchSize: 256 },
+      disabledInstrumentations: ['express', 'ioredis'],
     });
   });
 
@@ -100,6 +103,7 @@ describe('tracing settings (OTEL_*)', () => {
     [{ OTEL_SDK_DISABLED: 'yes' }, 'OTEL_SDK_DISABLED must be true or false'],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: '10', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '20' }, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not be larger'],
     [{ OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, 'OTEL_RESOURCE_ATTRIBUTES must be a comma list of key=value'],
+    [{ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' }, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS may name express and ioredis'],
   ])('refuses %j, with or without an endpoint', (env, message) => {
     for (const endpoint of [{}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }]) {
       const problems = problemsOf({ ...endpoint, ...env });

@@ -263,6 +263,27 @@ describe('proxy configurations copy all six identity headers', () => {
     }
   });
 
+  it("Traefik and Envoy pass the client's W3C trace context to forward auth (tracing, contract §9)", () => {
+    // nginx passes every client header to its auth subrequest (test/deploy/otlp-tracing.test.ts);
+    // these two pass only the headers they list.
+    const middlewares = [
+      ...Object.values(parseAll(path.join(DEPLOY, 'traefik', 'dynamic.yml'))[0]!.http.middlewares as Obj),
+      ...parseAll(path.join(DEPLOY, 'traefik', 'middleware.kubernetes.yaml')).map((m) => m.spec),
+    ];
+    expect(middlewares.length).toBeGreaterThanOrEqual(4);
+    for (const middleware of middlewares) {
+      expect(middleware.forwardAuth.authRequestHeaders).toEqual(expect.arrayContaining(['traceparent', 'tracestate']));
+    }
+    const envoy = parseAll(path.join(DEPLOY, 'envoy', 'envoy.yaml'))[0]!;
+    const filters = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters as Obj[];
+    const authz = filters.filter((f) => f.typed_config['@type'].endsWith('ext_authz.v3.ExtAuthz'));
+    expect(authz.length).toBe(2);
+    for (const filter of authz) {
+      const allowed = filter.typed_config.allowed_headers.patterns.map((p: Obj) => p.exact);
+      expect(allowed).toEqual(expect.arrayContaining(['traceparent', 'tracestate']));
+    }
+  });
+
   it('Traefik: every ForwardAuth middleware names them in authResponseHeaders', () => {
     const files = ['dynamic.yml', 'middleware.kubernetes.yaml'];
     const middlewares = [

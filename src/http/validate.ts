@@ -61,21 +61,54 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw invalidArgument(describe(result.error.issues[0]!, input));
 }
 
+/*
+ * The checks below are plain functions (their messages name the problem); `.meta()` states the
+ * same rule as JSON Schema for the API description (src/http/openapi), and
+ * test/openapi/schema-agreement.test.ts holds the two to agreeing on generated input.
+ */
+
+/** 1–256 printable ASCII characters, neither first nor last a space (contract §0). */
+export const IDENTIFIER_PATTERN = '^[\\x21-\\x7E](?:[\\x20-\\x7E]{0,254}[\\x21-\\x7E])?$';
+/** A permission name: 1–256 printable ASCII characters, neither first nor last a space. */
+export const PERMISSION_PATTERN = IDENTIFIER_PATTERN;
+
 /** A user or organization id (contract §0). */
-export const identifier = z.string().check((ctx) => {
-  const problem = identifierProblem(ctx.value);
-  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
-});
+export const identifier = z
+  .string()
+  .check((ctx) => {
+    const problem = identifierProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  })
+  .meta({ minLength: 1, maxLength: 256, pattern: IDENTIFIER_PATTERN });
 
 /** An apiKey or authToken as typed; its content is judged by the credential check. */
 export const credential = z.string().min(1).max(512);
 
 export const email = z.email().max(254);
 
-export const policy = z.custom<Policy>().check((ctx) => {
-  const problem = policyProblem(ctx.value);
-  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
-});
+const permissionList = {
+  type: 'array',
+  maxItems: 256,
+  items: { type: 'string', minLength: 1, maxLength: 256, pattern: PERMISSION_PATTERN },
+};
+
+export const policy = z
+  .custom<Policy>()
+  .check((ctx) => {
+    const problem = policyProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  })
+  .meta({
+    description: 'Permission names to allow and to reject; `*` is every permission and reject always wins (contract §6.3).',
+    type: 'object',
+    properties: { allow: permissionList, reject: permissionList },
+    additionalProperties: false,
+  });
 
 /** The `{"data": {...}}` wrapper of every JSON request. */
 export const envelope = <T extends z.ZodRawShape>(shape: T) => z.object({ data: z.object(shape) });
+
+/** Unix seconds. */
+export const unixSeconds = z.number().int().nonnegative();
+/** An ISO 8601 time as the gateway writes it. */
+export const isoTime = z.iso.datetime();

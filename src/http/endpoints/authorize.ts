@@ -9,11 +9,13 @@ import { decidePermission } from '../policy-decision';
 import { noStore, sendResult } from '../respond';
 import { credential, envelope, parseInput } from '../validate';
 
-const schema = envelope({ apiKey: credential, token: z.string(), permission: z.string() });
+export const authorizeRequest = envelope({ apiKey: credential, token: z.string(), permission: z.string() });
+
+export const authorizedData = z.object({ allowed: z.literal(true) });
 
 export function authorizeEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const { data } = parseInput(schema, req.body);
+    const { data } = parseInput(authorizeRequest, req.body);
     if (!isPermissionName(data.permission)) {
       throw invalidArgument('data.permission must be a permission name (1–256 printable ASCII characters).');
     }
@@ -25,6 +27,6 @@ export function authorizeEndpoint(ctx: HttpContext) {
       throw new GatewayError('permission_denied', 'The token does not grant this permission.');
     }
     noStore(res);
-    sendResult(res, 'Permission granted.', { allowed: true });
+    sendResult(res, 'Permission granted.', { allowed: true } satisfies z.output<typeof authorizedData>);
   };
 }

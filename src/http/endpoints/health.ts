@@ -1,11 +1,19 @@
 /** Liveness and readiness (contract §8). Bare JSON, never cached. */
 import type { Request, Response } from 'express';
+import { z } from 'zod';
 import type { HttpContext } from '../context';
+
+export const healthAnswer = z.object({ status: z.literal('ok') });
+
+export const readinessAnswer = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  checks: z.object({ keys: z.boolean(), store: z.boolean(), shuttingDown: z.boolean() }),
+});
 
 export function healthzEndpoint() {
   return (_req: Request, res: Response): void => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok' } satisfies z.output<typeof healthAnswer>);
   };
 }
 
@@ -31,6 +39,6 @@ export function readyzEndpoint(ctx: HttpContext) {
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'unavailable',
       checks: { keys, store, shuttingDown: ctx.lifecycle.shuttingDown },
-    });
+    } satisfies z.output<typeof readinessAnswer>);
   };
 }

@@ -5,9 +5,9 @@ import { GatewayError } from '../../errors';
 import type { HttpContext } from '../context';
 import { ownRequestTarget } from '../dpop';
 import { noStore, sendResult } from '../respond';
-import { credential, email, envelope, identifier, parseInput } from '../validate';
+import { credential, email, envelope, identifier, parseInput, unixSeconds } from '../validate';
 
-const schema = envelope({
+export const identifyRequest = envelope({
   apiKey: credential,
   token: z.string(),
   user: z.object({
@@ -17,9 +17,17 @@ const schema = envelope({
   }),
 });
 
+export const identifiedUserData = z.object({
+  userId: z.string(),
+  organizationId: z.string().optional(),
+  email: z.string().optional(),
+  isAdmin: z.boolean(),
+  expiresAt: unixSeconds,
+});
+
 export function identifyEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const { data } = parseInput(schema, req.body);
+    const { data } = parseInput(identifyRequest, req.body);
     const { claims } = await ctx.verifier.verify(data.token, {
       expectedApiKey: data.apiKey,
       // A bound token's proof is checked after revocation and before user_mismatch (§10).
@@ -41,6 +49,6 @@ export function identifyEndpoint(ctx: HttpContext) {
       ...(claims.email === undefined ? {} : { email: claims.email }),
       isAdmin: claims.isAdmin,
       expiresAt: claims.exp,
-    });
+    } satisfies z.output<typeof identifiedUserData>);
   };
 }

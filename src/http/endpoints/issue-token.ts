@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { issueToken, JKT_PATTERN } from '../../tokens';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
-import { credential, email, envelope, identifier, parseInput, policy } from '../validate';
+import { credential, email, envelope, identifier, parseInput, policy, unixSeconds } from '../validate';
 
 const MIN_EXPIRES_IN = 60;
 const MAX_EXPIRES_IN = 172_800;
@@ -18,9 +18,9 @@ const expiresIn = z.unknown().check((ctx) => {
       input: v,
     });
   }
-}) as unknown as z.ZodType<number>;
+}).meta({ type: 'integer', minimum: MIN_EXPIRES_IN, maximum: MAX_EXPIRES_IN }) as unknown as z.ZodType<number>;
 
-const schema = envelope({
+export const issueTokenRequest = envelope({
   apiKey: credential,
   authToken: credential,
   userId: identifier,
@@ -34,9 +34,19 @@ const schema = envelope({
   dpopJkt: z.string().regex(JKT_PATTERN, 'must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)').optional(),
 });
 
+export const issuedTokenData = z.object({
+  token: z.string(),
+  tokenId: z.string(),
+  /** `DPoP` when the request named a dpopJkt (contract §10). */
+  tokenType: z.enum(['Bearer', 'DPoP']),
+  expiresIn: z.number().int().positive(),
+  expiresAt: unixSeconds,
+  serverTime: unixSeconds,
+});
+
 export function issueTokenEndpoint(ctx: HttpContext) {
   return async (req: Request, res: Response): Promise<void> => {
-    const { data } = parseInput(schema, req.body);
+    const { data } = parseInput(issueTokenRequest, req.body);
     const issued = await issueToken(ctx.issuance, {
       apiKey: data.apiKey,
       authToken: data.authToken,
@@ -50,6 +60,6 @@ export function issueTokenEndpoint(ctx: HttpContext) {
     });
     res.locals.apiKey = data.apiKey;
     noStore(res);
-    sendResult(res, 'Token generated successfully.', issued);
+    sendResult(res, 'Token generated successfully.', issued satisfies z.output<typeof issuedTokenData>);
   };
 }

@@ -22,6 +22,7 @@ import { introspectEndpoint } from './endpoints/introspect';
 import { issueTokenEndpoint } from './endpoints/issue-token';
 import { revokeOrganizationEndpoint, revokeTokenEndpoint, revokeUserEndpoint } from './endpoints/revoke';
 import { deleteUserEndpoint, getUserEndpoint, putUserEndpoint } from './endpoints/users';
+import { openApiEndpoint } from './endpoints/openapi';
 import { jwksEndpoint, metadataEndpoint } from './endpoints/well-known';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -89,6 +90,7 @@ export function routeTable(ctx: HttpContext): RouteSpec[] {
     },
     { path: '/.well-known/jwks.json', methods: { GET: jwksEndpoint(ctx) }, cors: true },
     { path: '/.well-known/oauth-authorization-server', methods: { GET: metadataEndpoint(ctx) }, cors: true },
+    { path: '/openapi.json', methods: { GET: openApiEndpoint() } },
     { path: '/healthz', methods: { GET: healthzEndpoint() } },
     { path: '/readyz', methods: { GET: readyzEndpoint(ctx) } },
   ];

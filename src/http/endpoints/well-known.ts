@@ -2,6 +2,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { HttpContext } from '../context';
+import { notModified } from '../respond';
 
 const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
 const jwkCommon = { kid: z.string(), use: z.literal('sig') };
@@ -37,8 +38,7 @@ export function jwksEndpoint(ctx: HttpContext) {
     const { body, etag } = ctx.keyRing.jwks();
     res.setHeader('Cache-Control', `public, max-age=${ctx.config.jwksMaxAgeSeconds}`);
     res.setHeader('ETag', etag);
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) {
+    if (notModified(req, etag)) {
       res.status(304).end();
       return;
     }

@@ -8,6 +8,8 @@ module.exports = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+  // Every answer of a test gateway is checked against the OpenAPI document.
+  setupFilesAfterEnv: ['<rootDir>/test/setup/openapi-answers.ts'],
   testTimeout: 20000,
   maxWorkers: 2,
 };

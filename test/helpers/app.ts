@@ -14,6 +14,7 @@ import { KeyRing } from '../../src/keys';
 import type { GatewayStore } from '../../src/store';
 import type { Tracer } from '../../src/tracing';
 import { makeKeysDir } from './keys';
+import { observeAnswers } from './openapi-answers';
 import { makeStore, type StoreKind, type TestStore } from './stores';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -75,7 +76,7 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
     clockToleranceSeconds: config.clockToleranceSeconds,
     sightings: testStore.store,
   });
-  const { app, context } = createApp({
+  const { app: bareApp, context } = createApp({
     config,
     store: testStore.store,
     keyRing,
@@ -83,6 +84,8 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.tracer ? { tracer: options.tracer } : {}),
   });
+  // Every answer is checked against the OpenAPI document (test/setup/openapi-answers.ts).
+  const app = observeAnswers(bareApp);
   const gateway: TestGateway = {
     app,
     context,

@@ -145,6 +145,11 @@ const HEADERS: Record<string, Json> = {
     required: true,
     schema: { type: 'string', pattern: '^"[^"]+"$' },
   },
+  Allow: {
+    description: 'The methods this path answers.',
+    required: true,
+    schema: { type: 'string', pattern: '^[A-Z]+(, [A-Z]+)*$' },
+  },
   RetryAfter: {
     description: 'Whole seconds to wait before trying again.',
     required: true,
@@ -270,6 +275,8 @@ function headerName(component: string): string {
       return 'Retry-After';
     case 'ETag':
       return 'ETag';
+    case 'Allow':
+      return 'Allow';
     default:
       return 'WWW-Authenticate';
   }
@@ -387,6 +394,26 @@ function operationObject(b: Builder, op: Operation): Json {
   };
 }
 
+/**
+ * Path-item extension: the failures a request meets before its method is looked at, so that an
+ * unlisted method can answer them instead of 405, each as the path's operations document it:
+ * a path parameter that is not valid percent-encoding (400), the operator check (401; the
+ * rate limits' 429, or 503 when their store fails).
+ */
+export const BEFORE_METHOD = 'x-checked-before-method';
+/** Path-item extension: the answer to a method the path does not list. */
+export const OTHER_METHODS = 'x-other-methods';
+/** Document extension: the answer to a path the document does not list. */
+export const OTHER_PATHS = 'x-other-paths';
+
+function checkedBeforeMethod(path: string, operations: Operation[]): number[] {
+  const statuses = new Set<number>();
+  if (path.includes('{')) statuses.add(400);
+  if (operations.some((op) => op.auth === 'admin')) [401, 429, 503].forEach((s) => statuses.add(s));
+  else if (operations.some((op) => op.statuses.includes(429))) [429, 503].forEach((s) => statuses.add(s));
+  return [...statuses].sort();
+}
+
 /** The CORS preflight of a browser route. */
 function preflight(op: Operation): Json {
   return {
@@ -406,12 +433,32 @@ export function buildOpenApiDocument(operations: readonly Operation[] = OPERATIO
     description: 'The account credentials as body members (instead of HTTP Basic).',
     properties: { ...BODY_CREDENTIAL_MEMBERS, data: { type: 'object', properties: BODY_CREDENTIAL_MEMBERS } },
   };
+  // The answers of no operation: a path the document does not list, a method a path does not list.
+  b.responses.NotFound = {
+    description: 'No route matches this path (`not_found`).',
+    headers: headerRefs(['XRequestId', 'CacheControlNoStore']),
+    content: json(b.errorSchema(404, 'envelope')),
+  };
+  for (const style of ['envelope', 'oauth'] as const) {
+    b.responses[style === 'oauth' ? 'OAuthMethodNotAllowed' : 'MethodNotAllowed'] = {
+      description: `A method the path does not list (\`method_not_allowed\`)${style === 'oauth' ? ', on an OAuth endpoint' : ''}.`,
+      headers: headerRefs(['XRequestId', 'CacheControlNoStore', 'Allow']),
+      content: json(b.errorSchema(405, style)),
+    };
+  }
   const paths: Record<string, Record<string, Json>> = {};
   for (const op of operations) {
     const item = (paths[op.path] ??= {});
     if (item[op.method]) throw new Error(`OpenAPI: ${op.method.toUpperCase()} ${op.path} is registered twice.`);
     item[op.method] = operationObject(b, op);
     if (op.cors && !item.options) item.options = preflight(op);
+  }
+  for (const [path, item] of Object.entries(paths)) {
+    const registered = operations.filter((op) => op.path === path);
+    const before = checkedBeforeMethod(path, registered);
+    if (before.length > 0) Object.assign(item, { [BEFORE_METHOD]: before });
+    const oauth = registered.some((op) => op.errorStyle === 'oauth');
+    Object.assign(item, { [OTHER_METHODS]: ref('responses', oauth ? 'OAuthMethodNotAllowed' : 'MethodNotAllowed') });
   }
   return {
     openapi: OPENAPI_VERSION,
@@ -423,13 +470,15 @@ export function buildOpenApiDocument(operations: readonly Operation[] = OPERATIO
         'The wire contract of token-gateway. Every `/v1` route answers a success as ' +
         '`{"result": {"status": "success", "message", "data"}}` (introspection: bare RFC 7662 JSON; forward auth: an ' +
         'empty 200) and a failure as `{"error": {"message", "status", "code", "retryable"}}` (introspection and ' +
-        'revocation: RFC 6749 §5.2). A method a path does not list is 405 with `Allow`; an unknown path is 404 ' +
+        'revocation: RFC 6749 §5.2). A method a path does not list is 405 with `Allow` (after the checks a path ' +
+        `lists in \`${BEFORE_METHOD}\`, answered as its operations document them); an unknown path is 404 ` +
         '`not_found`. Every answer carries `X-Request-Id`.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/', description: 'The gateway itself (JWT_ISSUER in production).' }],
     tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
+    [OTHER_PATHS]: ref('responses', 'NotFound'),
     components: {
       schemas: sortedByName(b.schemas),
       responses: sortedByName(b.responses),

@@ -12,7 +12,7 @@ import type { AuditQuery } from '../../store';
 import { authenticateCaller, requireAdmin } from '../auth';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
-import { parseInput } from '../validate';
+import { isoTime as isoTimestamp, parseInput } from '../validate';
 
 const isoTime = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
 
@@ -31,6 +31,20 @@ const filters = {
 
 export const adminEventsQuery = z.object({ ...filters, accountId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional() });
 export const accountEventsQuery = z.object(filters);
+
+/** One event as the routes answer it: ids, names and times only, never a secret (contract §9). */
+export const auditEvent = z.object({
+  id: z.string(),
+  time: isoTimestamp,
+  type: z.enum(AUDIT_EVENT_TYPES),
+  accountId: z.string().nullable(),
+  actor: z.object({ kind: z.enum(['admin', 'authToken', 'cli']), id: z.string().nullable() }).nullable(),
+  address: z.string().optional(),
+  requestId: z.string().optional(),
+  subject: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+
+export const eventPageData = z.object({ events: z.array(auditEvent), nextCursor: z.string().nullable() });
 
 /** The query as given: every member once; a member the route does not take is refused. */
 function readQuery<S extends z.ZodObject>(schema: S, req: Request): z.output<S> {

@@ -20,6 +20,7 @@ import {
   deletedAuthTokenData,
 } from '../endpoints/admin';
 import { authorizedData, authorizeRequest } from '../endpoints/authorize';
+import { accountEventsQuery, adminEventsQuery, eventPageData } from '../endpoints/events';
 import { healthAnswer, readinessAnswer } from '../endpoints/health';
 import { identifiedUserData, identifyRequest } from '../endpoints/identify';
 import { introspectionAnswer, tokenRequest } from '../endpoints/introspect';
@@ -104,6 +105,24 @@ const accountIdParameter: Record<string, Parameter> = {
 
 const userIdParameter: Record<string, Parameter> = {
   userId: { schema: identifier, description: "The account's own user id (1–256 printable ASCII characters)." },
+};
+
+/** The members of a zod object schema as query parameters, each with its description. */
+function queryOf<S extends z.ZodObject>(schema: S, descriptions: Record<keyof S['shape'] & string, string>): Record<string, Parameter> {
+  return Object.fromEntries(
+    Object.entries(schema.shape).map(([name, member]) => [
+      name,
+      { schema: member as z.ZodType, description: descriptions[name as keyof S['shape'] & string], required: !(member as z.ZodType).safeParse(undefined).success },
+    ]),
+  );
+}
+
+const EVENT_FILTERS = {
+  type: 'Only events of this type.',
+  since: 'Only events at or after this time (ISO 8601).',
+  until: 'Only events at or before this time (ISO 8601).',
+  cursor: 'The `nextCursor` of the previous page.',
+  limit: 'Events per page, 1–500 (default 100).',
 };
 
 const FORWARD_AUTH_METHODS: HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
@@ -336,6 +355,28 @@ export const OPERATIONS: Operation[] = [
     pathParameters: userIdParameter,
     answer: { kind: 'result', name: 'DeletedUser', data: deletedUserData },
     statuses: [...BODY, 401, 404, 429, ...STORE],
+  },
+  {
+    path: '/v1/admin/events',
+    method: 'get',
+    operationId: 'adminEvents',
+    tag: 'admin',
+    summary: 'The audit trail: every event, or one account’s, newest first',
+    auth: 'admin',
+    query: queryOf(adminEventsQuery, { ...EVENT_FILTERS, accountId: 'Only the events of this account.' }),
+    answer: { kind: 'result', name: 'EventPage', data: eventPageData },
+    statuses: [400, 401, 404, 429, ...STORE],
+  },
+  {
+    path: '/v1/account/events',
+    method: 'get',
+    operationId: 'accountEvents',
+    tag: 'account',
+    summary: "The calling account's audit trail, newest first",
+    auth: 'account',
+    query: queryOf(accountEventsQuery, EVENT_FILTERS),
+    answer: { kind: 'result', name: 'EventPage', data: eventPageData },
+    statuses: [400, 401, 429, ...STORE],
   },
   {
     path: '/.well-known/jwks.json',

@@ -53,6 +53,33 @@ export class AnswerChecker {
       .sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
   }
 
+  /**
+   * Compiles every validator up front, so that no check stalls a timed test by compiling a
+   * schema in the middle of it.
+   */
+  warmUp(): this {
+    const responsePointers: string[] = ['#/' + OTHER_PATHS];
+    for (const { template, item } of this.paths) {
+      const base = `#/paths/${escapePointer(template)}`;
+      responsePointers.push(`${base}/${OTHER_METHODS}`);
+      for (const method of METHODS.filter((m) => item[m])) {
+        for (const status of Object.keys(item[method].responses ?? {})) responsePointers.push(`${base}/${method}/responses/${status}`);
+      }
+    }
+    for (const pointer of responsePointers) {
+      const { at, object } = this.resolve(pointer);
+      for (const name of Object.keys(object.headers ?? {})) {
+        const schema = this.resolve(`${at}/headers/${escapePointer(name)}`).object.schema as Json;
+        this.compile(`header:${JSON.stringify(schema)}`, schema);
+      }
+      if (object.content?.['application/json']) {
+        const mediaPointer = `${at}/content/application~1json/schema`;
+        this.compile(mediaPointer, { $ref: `openapi.json${mediaPointer}` });
+      }
+    }
+    return this;
+  }
+
   /** What is wrong with this answer, by the document; empty when it is described. */
   problems(answer: ObservedAnswer): string[] {
     const path = answer.url.split('?')[0]!;
@@ -220,11 +247,12 @@ export function observeAnswers<App extends (req: IncomingMessage, res: ServerRes
   app: App,
   onProblems: (problems: string[]) => void = (problems) => pending.push(...problems),
 ): App {
+  // Built (once a test file) before the app answers anything.
+  const checker = (sharedChecker ??= new AnswerChecker().warmUp());
   return new Proxy(app, {
     apply(target, thisArg, args: [IncomingMessage, ServerResponse, ...unknown[]]) {
       observeResponse(args[0], args[1], (answer) => {
-        sharedChecker ??= new AnswerChecker();
-        const problems = sharedChecker.problems(answer);
+        const problems = checker.problems(answer);
         if (problems.length > 0) onProblems(problems);
       });
       return Reflect.apply(target, thisArg, args);

@@ -1330,6 +1330,7 @@ export interface operations {
             403: components["responses"]["Failure403"];
             413: components["responses"]["Failure413"];
             415: components["responses"]["Failure415"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1425,6 +1426,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1467,6 +1469,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1509,6 +1512,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1551,6 +1555,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1593,6 +1598,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1635,6 +1641,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1677,6 +1684,7 @@ export interface operations {
             400: components["responses"]["Failure400"];
             401: components["responses"]["Failure401Token"];
             403: components["responses"]["Failure403InsufficientScope"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };
@@ -1838,6 +1846,7 @@ export interface operations {
             403: components["responses"]["Failure403"];
             413: components["responses"]["Failure413"];
             415: components["responses"]["Failure415"];
+            429: components["responses"]["Failure429"];
             500: components["responses"]["Failure500"];
             503: components["responses"]["Failure503"];
         };

@@ -409,8 +409,12 @@ export const OTHER_PATHS = 'x-other-paths';
 function checkedBeforeMethod(path: string, operations: Operation[]): number[] {
   const statuses = new Set<number>();
   if (path.includes('{')) statuses.add(400);
-  if (operations.some((op) => op.auth === 'admin')) [401, 429, 503].forEach((s) => statuses.add(s));
-  else if (operations.some((op) => op.statuses.includes(429))) [429, 503].forEach((s) => statuses.add(s));
+  // As src/app.ts: the operator routes and every /v1 route but the browser ones and forward auth
+  // check the client address against the rate limits before anything else.
+  const admin = operations.some((op) => op.auth === 'admin');
+  const limited = admin || (path.startsWith('/v1/') && !operations.some((op) => op.cors || op.auth === 'token'));
+  if (admin) statuses.add(401);
+  if (limited) [429, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();
 }
 

@@ -98,6 +98,11 @@ export type Tag = keyof typeof TAGS;
 const BODY = [400, 413, 415];
 /** Every route that reads the store can fail with it; every route can fail inside. */
 const STORE = [500, 503];
+/**
+ * Every check of a customer token: past UNKNOWN_ISSUER_READS_PER_SECOND, tokens naming an
+ * unknown issuer are 429 (src/tokens/issuer-admission.ts). The credential routes have 429 anyway.
+ */
+const UNKNOWN_ISSUERS = 429;
 
 const accountIdParameter: Record<string, Parameter> = {
   accountId: { schema: z.string(), description: 'The account id (`id` of the account).' },
@@ -149,7 +154,7 @@ const forwardAuth = (method: HttpMethod): Operation => ({
     },
   },
   answer: { kind: 'identity' },
-  statuses: [400, 401, 403, ...STORE],
+  statuses: [400, 401, 403, UNKNOWN_ISSUERS, ...STORE],
 });
 
 /** The registrations, in the order of the contract. */
@@ -176,7 +181,7 @@ export const OPERATIONS: Operation[] = [
     auth: 'none',
     body: { name: 'IdentifyRequest', schema: identifyRequest },
     answer: { kind: 'result', name: 'IdentifiedUser', data: identifiedUserData },
-    statuses: [...BODY, 401, 403, ...STORE],
+    statuses: [...BODY, 401, 403, UNKNOWN_ISSUERS, ...STORE],
     cors: true,
   },
   {
@@ -240,7 +245,7 @@ export const OPERATIONS: Operation[] = [
     auth: 'none',
     body: { name: 'AuthorizeRequest', schema: authorizeRequest },
     answer: { kind: 'result', name: 'Authorized', data: authorizedData },
-    statuses: [...BODY, 401, 403, ...STORE],
+    statuses: [...BODY, 401, 403, UNKNOWN_ISSUERS, ...STORE],
     cors: true,
   },
   {

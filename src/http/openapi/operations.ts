@@ -5,7 +5,7 @@
  * of src/http/routes.ts that has none, and for an entry without a route).
  */
 import { z } from 'zod';
-import { CREDENTIAL_PATTERN } from '../../accounts/secrets';
+import { CREDENTIAL_PATTERN } from '../../accounts';
 import {
   accountMeData,
   signingKeyRemovedData,

@@ -17,6 +17,7 @@ type Fits<A, B> = [A] extends [B] ? true : false;
 type Assert<T extends true> = T;
 
 type IssueData = Schemas['IssueTokenRequest']['data'];
+type DocumentedIssueMember = Exclude<keyof IssueData, 'apiKey' | 'authToken' | 'userProperties'> | keyof IssueData['userProperties'];
 
 export type SdkMatchesOpenApi = [
   // Answers.
@@ -34,7 +35,7 @@ export type SdkMatchesOpenApi = [
   Assert<Exact<sdk.AuthTokenInfo, Schemas['AuthTokenList']['authTokens'][number]>>,
   // Requests: the SDK's members are the documented ones, of fitting types.
   Assert<Exact<sdk.Policy, NonNullable<IssueData['policy']>>>,
-  Assert<Exact<keyof sdk.GetTokenRequest, Exclude<keyof IssueData, 'apiKey' | 'authToken' | 'userProperties'> | keyof IssueData['userProperties']>>,
+  Assert<Exact<keyof sdk.GetTokenRequest, DocumentedIssueMember>>,
   Assert<Fits<Pick<sdk.GetTokenRequest, 'userId' | 'policy' | 'expiresIn'>, Omit<IssueData, 'apiKey' | 'authToken' | 'userProperties'>>>,
   Assert<Fits<Pick<sdk.GetTokenRequest, 'organizationId' | 'email' | 'isAdmin'>, IssueData['userProperties']>>,
   Assert<Exact<sdk.PutUserRequest, Schemas['PutUserRequest']['data']>>,

@@ -26,7 +26,7 @@ export interface ObservedAnswer {
 }
 
 /** Headers whose presence and value the document must describe wherever they are sent. */
-const HEADERS_THAT_MATTER = /^(www-authenticate|retry-after|allow|cache-control|x-request-id|etag|x-auth-[a-z-]+)$/;
+const HEADERS_THAT_MATTER = /^(www-authenticate|retry-after|allow|cache-control|x-request-id|etag|dpop-nonce|x-auth-[a-z-]+)$/;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
 

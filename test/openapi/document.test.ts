@@ -36,6 +36,7 @@ describe('docs/openapi.json', () => {
       'adminBearer',
       'metricsBearer',
       'tokenBearer',
+      'tokenDPoP',
     ]);
   });
 });

@@ -705,8 +705,8 @@ export interface components {
         Introspection: {
             /** @constant */
             active: true;
-            /** @constant */
-            token_type: "Bearer";
+            /** @enum {string} */
+            token_type: "Bearer" | "DPoP";
             client_id: string;
             sub: string;
             iss: string;
@@ -724,6 +724,9 @@ export interface components {
                 allow?: string[];
                 reject?: string[];
             };
+            cnf?: {
+                jkt: string;
+            };
         } | {
             /** @constant */
             active: false;
@@ -731,6 +734,8 @@ export interface components {
         IssuedToken: {
             token: string;
             tokenId: string;
+            /** @enum {string} */
+            tokenType: "Bearer" | "DPoP";
             expiresIn: number;
             expiresAt: number;
             serverTime: number;
@@ -752,6 +757,7 @@ export interface components {
                     reject?: string[];
                 };
                 expiresIn?: number;
+                dpopJkt?: string;
             };
         };
         Jwks: {
@@ -1009,11 +1015,25 @@ export interface components {
             };
         };
         /** @description Not authenticated: a missing or wrong credential, or a token that does not verify. */
+        Failure401DPoP: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControlNoStore"];
+                "WWW-Authenticate": components["headers"]["DPoPChallenge"];
+                "DPoP-Nonce": components["headers"]["DPoPNonce"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error401"];
+            };
+        };
+        /** @description Not authenticated: a missing or wrong credential, or a token that does not verify. */
         Failure401Token: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "Cache-Control": components["headers"]["CacheControlNoStore"];
                 "WWW-Authenticate": components["headers"]["TokenChallenge"];
+                "DPoP-Nonce": components["headers"]["DPoPNonce"];
                 [name: string]: unknown;
             };
             content: {
@@ -1244,8 +1264,12 @@ export interface components {
         BasicChallenge: "Basic realm=\"token-gateway\"";
         /** @description The Bearer credential challenge (RFC 6750). */
         BearerChallenge: "Bearer realm=\"token-gateway\"";
-        /** @description RFC 6750 §3: `Bearer realm="token-gateway"` (no token: no `error`) or `Bearer error="invalid_token", error_description="<reason>"`. */
+        /** @description RFC 6750 §3: `Bearer realm="token-gateway"` (no token: no `error`) or `Bearer error="invalid_token", error_description="<reason>"`; for a DPoP-bound token whose proof fails, the DPoP challenge of RFC 9449 §7.1. */
         TokenChallenge: string;
+        /** @description RFC 9449 §7.1: a DPoP-bound token whose proof is missing or fails (`invalid_dpop_proof`, `use_dpop_nonce`). */
+        DPoPChallenge: string;
+        /** @description With DPOP_NONCES=true, the server nonce the next proof must carry (RFC 9449 §8; `use_dpop_nonce`). */
+        DPoPNonce: string;
         /** @description RFC 6750 §3.1: the token lacks the permission. */
         InsufficientScopeChallenge: "Bearer error=\"insufficient_scope\"";
     };
@@ -1297,7 +1321,10 @@ export interface operations {
     identify: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1326,7 +1353,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["Failure400"];
-            401: components["responses"]["Failure401"];
+            401: components["responses"]["Failure401DPoP"];
             403: components["responses"]["Failure403"];
             413: components["responses"]["Failure413"];
             415: components["responses"]["Failure415"];
@@ -1396,7 +1423,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1439,7 +1477,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1482,7 +1531,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1525,7 +1585,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1568,7 +1639,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1611,7 +1693,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1654,7 +1747,18 @@ export interface operations {
                 /** @description Also require this permission of the token's policy (contract §6.3). */
                 permission?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Method"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Proto"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Host"?: string;
+                /** @description Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against. */
+                "X-Forwarded-Uri"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1813,7 +1917,10 @@ export interface operations {
     authorize: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token. */
+                DPoP?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1842,7 +1949,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["Failure400"];
-            401: components["responses"]["Failure401"];
+            401: components["responses"]["Failure401DPoP"];
             403: components["responses"]["Failure403"];
             413: components["responses"]["Failure413"];
             415: components["responses"]["Failure415"];

@@ -124,6 +124,10 @@ const BODY_CREDENTIAL_MEMBERS: Json = {
   client_secret: { type: 'string', description: 'The authToken under its OAuth name.' },
 };
 
+/** A quoted-string's content without `"` or `\\`, as the challenges write it. */
+const QUOTED = '[\\x20-\\x21\\x23-\\x5B\\x5D-\\x7E]*';
+const DPOP_CHALLENGE = `DPoP error="(invalid_dpop_proof|use_dpop_nonce)", error_description="${QUOTED}"(, algs="[A-Za-z0-9 ]+")?`;
+
 const HEADERS: Record<string, Json> = {
   XRequestId: {
     description: "The request id: the caller's `X-Request-Id` when well-formed, else a new one. On every answer.",
@@ -168,12 +172,23 @@ const HEADERS: Record<string, Json> = {
   TokenChallenge: {
     description:
       'RFC 6750 §3: `Bearer realm="token-gateway"` (no token: no `error`) or ' +
-      '`Bearer error="invalid_token", error_description="<reason>"`.',
+      '`Bearer error="invalid_token", error_description="<reason>"`; for a DPoP-bound token whose proof fails, ' +
+      'the DPoP challenge of RFC 9449 §7.1.',
     required: true,
     schema: {
       type: 'string',
-      pattern: `^(${escapeRegExp(BEARER_CHALLENGE)}|Bearer error="invalid_token", error_description="[\\x20-\\x21\\x23-\\x5B\\x5D-\\x7E]*")$`,
+      pattern: `^(${escapeRegExp(BEARER_CHALLENGE)}|Bearer error="invalid_token", error_description="${QUOTED}"|${DPOP_CHALLENGE})$`,
     },
+  },
+  DPoPChallenge: {
+    description: 'RFC 9449 §7.1: a DPoP-bound token whose proof is missing or fails (`invalid_dpop_proof`, `use_dpop_nonce`).',
+    required: false,
+    schema: { type: 'string', pattern: `^${DPOP_CHALLENGE}$` },
+  },
+  DPoPNonce: {
+    description: 'With DPOP_NONCES=true, the server nonce the next proof must carry (RFC 9449 §8; `use_dpop_nonce`).',
+    required: false,
+    schema: { type: 'string', minLength: 1 },
   },
   InsufficientScopeChallenge: {
     description: 'RFC 6750 §3.1: the token lacks the permission.',
@@ -213,6 +228,13 @@ const SECURITY_SCHEMES: Json = {
     bearerFormat: 'JWT',
     description: 'A gateway token or a customer token of one of the accounts the request names (contract §3.3).',
   },
+  tokenDPoP: {
+    type: 'http',
+    scheme: 'dpop',
+    description:
+      '`Authorization: DPoP <JWT>` for a DPoP-bound token (RFC 9449), with its proof in the `DPoP` header; ' +
+      'the proxy describes the original request in X-Forwarded-Method, -Proto, -Host and -Uri (contract §10).',
+  },
   metricsBearer: {
     type: 'http',
     scheme: 'bearer',
@@ -223,7 +245,7 @@ const SECURITY_SCHEMES: Json = {
 const SECURITY: Record<Auth, Json[]> = {
   account: [{ accountBasic: [] }],
   admin: [{ adminBearer: [] }],
-  token: [{ tokenBearer: [] }],
+  token: [{ tokenBearer: [] }, { tokenDPoP: [] }],
   metrics: [{ metricsBearer: [] }, {}],
   none: [],
 };
@@ -277,6 +299,8 @@ function headerName(component: string): string {
       return 'ETag';
     case 'Allow':
       return 'Allow';
+    case 'DPoPNonce':
+      return 'DPoP-Nonce';
     default:
       return 'WWW-Authenticate';
   }
@@ -333,7 +357,9 @@ function failureResponse(b: Builder, op: Operation, http: number): Json {
   let challenge: string | undefined;
   if (http === 401) challenge = CHALLENGE_401[op.auth];
   if (http === 403 && op.auth === 'token') challenge = 'InsufficientScopeChallenge';
+  if (http === 401 && op.dpop && challenge === undefined) challenge = 'DPoPChallenge';
   if (challenge) headers.push(challenge);
+  if (http === 401 && op.dpop) headers.push('DPoPNonce');
   if (http === 429) headers.push('RetryAfter');
   const style = op.errorStyle === 'oauth' ? 'oauth' : 'envelope';
   const name = `${style === 'oauth' ? 'OAuthFailure' : 'Failure'}${http}${challenge?.replace(/Challenge$/, '') ?? ''}`;
@@ -370,6 +396,26 @@ function parameters(b: Builder, op: Operation): Json[] | undefined {
   }
   for (const [name, p] of Object.entries(op.query ?? {})) {
     list.push({ name, in: 'query', required: p.required ?? false, description: p.description, schema: jsonSchemaOf(p.schema, 'input', name) });
+  }
+  if (op.dpop) {
+    list.push({
+      name: 'DPoP',
+      in: 'header',
+      required: false,
+      description: 'The DPoP proof (RFC 9449 §4.3) a DPoP-bound token needs; ignored for an unbound token.',
+      schema: { type: 'string', maxLength: 8192 },
+    });
+  }
+  if (op.dpop && op.auth === 'token') {
+    for (const name of ['X-Forwarded-Method', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Forwarded-Uri']) {
+      list.push({
+        name,
+        in: 'header',
+        required: false,
+        description: 'Set by the proxy from the original request (each exactly once): what a DPoP proof is checked against.',
+        schema: { type: 'string' },
+      });
+    }
   }
   return list.length ? list : undefined;
 }

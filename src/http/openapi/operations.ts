@@ -83,6 +83,8 @@ export interface Operation {
   errorStyle?: 'oauth';
   /** Browsers may call it (CORS preflight documented as OPTIONS). */
   cors?: boolean;
+  /** Checks a DPoP-bound token's proof (the `DPoP` header; contract §10). */
+  dpop?: boolean;
 }
 
 export const TAGS = {
@@ -155,6 +157,7 @@ const forwardAuth = (method: HttpMethod): Operation => ({
   },
   answer: { kind: 'identity' },
   statuses: [400, 401, 403, UNKNOWN_ISSUERS, ...STORE],
+  dpop: true,
 });
 
 /** The registrations, in the order of the contract. */
@@ -183,6 +186,7 @@ export const OPERATIONS: Operation[] = [
     answer: { kind: 'result', name: 'IdentifiedUser', data: identifiedUserData },
     statuses: [...BODY, 401, 403, UNKNOWN_ISSUERS, ...STORE],
     cors: true,
+    dpop: true,
   },
   {
     path: '/v1/auth/token/introspect',
@@ -247,6 +251,7 @@ export const OPERATIONS: Operation[] = [
     answer: { kind: 'result', name: 'Authorized', data: authorizedData },
     statuses: [...BODY, 401, 403, UNKNOWN_ISSUERS, ...STORE],
     cors: true,
+    dpop: true,
   },
   {
     path: '/v1/admin/accounts',

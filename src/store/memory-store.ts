@@ -214,7 +214,9 @@ export class MemoryStore implements GatewayStore {
 
   async listWebhooks(accountId: string): Promise<WebhookRecord[]> {
     this.check();
-    return (this.webhooks.get(accountId) ?? []).map(clone);
+    return (this.webhooks.get(accountId) ?? [])
+      .map(clone)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async getWebhook(accountId: string, webhookId: string): Promise<WebhookRecord | null> {

@@ -24,6 +24,7 @@ import { isGatewayError } from './errors';
 import { parseInput } from './http/validate';
 import { DEFAULT_RSA_BITS, generatePrivateKeyPem, keyFileName, MIN_RSA_BITS, parseSigningKey } from './keys';
 import { createStore, waitForStore, type GatewayStore } from './store';
+import { enqueueWebhookDeliveries } from './webhooks';
 
 const USAGE = `usage:
   cli accounts create <name>
@@ -153,6 +154,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
       clock: systemClock,
       retentionDays: config.audit.retentionDays,
       maxEvents: config.audit.maxEvents,
+      // Queued here, delivered by the running gateways.
+      subscribers: [(event) => enqueueWebhookDeliveries(store, event)],
     });
     if (name !== undefined) {
       const created = await createAccount(store, systemClock, name);

@@ -39,7 +39,7 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** How many deliveries one tick takes. */
   batchSize?: number;
-  /** A claimed delivery not settled for this long goes to another consumer, ms (default: twice the timeout plus 5 s). */
+  /** A claimed delivery not settled for this long goes to another consumer, ms (default: twice the timeout plus 1 s). */
   visibilityMs?: number;
   scheduler?: Scheduler;
   /** 0 ≤ random() < 1, for the jitter. */
@@ -62,7 +62,7 @@ export class WebhookDispatcher {
   private running: Promise<number> | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.visibilityMs = options.visibilityMs ?? options.timeoutMs * 2 + 5_000;
+    this.visibilityMs = options.visibilityMs ?? options.timeoutMs * 2 + 1_000;
   }
 
   start(): void {

@@ -5,7 +5,7 @@
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import request from 'supertest';
-import { createApp } from '../../src/app';
+import { createApp, type AppDeps } from '../../src/app';
 import { createAccount, type CreatedAccount } from '../../src/accounts';
 import { ManualClock } from '../../src/clock';
 import { loadConfig, type Config } from '../../src/config';
@@ -13,6 +13,7 @@ import type { HttpContext } from '../../src/http/context';
 import { KeyRing } from '../../src/keys';
 import type { GatewayStore } from '../../src/store';
 import type { Tracer } from '../../src/tracing';
+import type { WebhookDispatcher } from '../../src/webhooks';
 import { makeKeysDir } from './keys';
 import { makeStore, type StoreKind, type TestStore } from './stores';
 
@@ -26,6 +27,8 @@ export interface TestAccount extends CreatedAccount {
 export interface TestGateway {
   app: Express;
   context: HttpContext;
+  /** The webhook delivery worker, not started: a test ticks it. */
+  webhooks: WebhookDispatcher;
   store: GatewayStore;
   keyRing: KeyRing;
   clock: ManualClock;
@@ -46,6 +49,7 @@ export interface TestGatewayOptions {
   logger?: Logger;
   /** The tracer of the gateway's own spans (none by default: tracing off). */
   tracer?: Tracer;
+  webhookOptions?: AppDeps['webhookOptions'];
 }
 
 export function testConfig(keysDir: string, env: Record<string, string> = {}): Config {
@@ -75,17 +79,19 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
     clockToleranceSeconds: config.clockToleranceSeconds,
     sightings: testStore.store,
   });
-  const { app, context } = createApp({
+  const { app, context, webhooks } = createApp({
     config,
     store: testStore.store,
     keyRing,
     clock,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.tracer ? { tracer: options.tracer } : {}),
+    ...(options.webhookOptions ? { webhookOptions: options.webhookOptions } : {}),
   });
   const gateway: TestGateway = {
     app,
     context,
+    webhooks,
     store: testStore.store,
     keyRing,
     clock,

@@ -24,11 +24,12 @@ const blockedV4: Array<[string, number]> = [
   ['240.0.0.0', 4], // reserved, and the broadcast address
 ];
 
+/**
+ * Inside 2000::/3, the special-purpose ranges. Everything outside it is refused before these
+ * are looked at: ::, ::1, IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96, discard 100::/64,
+ * unique-local fc00::/7, link-local fe80::/10, multicast ff00::/8.
+ */
 const blockedV6: Array<[string, number]> = [
-  ['::ffff:0:0', 96], // IPv4-mapped
-  ['64:ff9b::', 96], // NAT64
-  ['64:ff9b:1::', 48], // local-use NAT64
-  ['100::', 64], // discard-only
   ['2001::', 23], // IETF protocol assignments (Teredo among them)
   ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4
@@ -38,7 +39,7 @@ const blockedV6: Array<[string, number]> = [
 const refusedV4 = new BlockList();
 for (const [network, prefix] of blockedV4) refusedV4.addSubnet(network, prefix, 'ipv4');
 
-/** IPv6 global unicast is 2000::/3; everything else (::, ::1, fc00::/7, fe80::/10, ff00::/8, ...) is not. */
+/** IPv6 global unicast is 2000::/3. */
 const globalUnicastV6 = new BlockList();
 globalUnicastV6.addSubnet('2000::', 3, 'ipv6');
 const refusedV6 = new BlockList();

@@ -110,7 +110,7 @@ function post(url: URL, address: string, message: OutgoingWebhook, secure: boole
       response.destroy();
       request.destroy();
     });
-    request.once('error', reject);
+    request.on('error', reject);
     request.end(body);
   });
 }

@@ -21,7 +21,30 @@ describeWithRedis('webhooks across gateway processes', () => {
   let receiver: WebhookReceiver;
   const gateways: GatewayProcess[] = [];
 
+  /**
+   * A gateway that is surely this test's own: a free port can be taken by another server before
+   * the child binds it (supertest's, in a parallel run), and that server would answer /healthz
+   * too. So the child's own "listening" log line is awaited, and a child that lost the port is
+   * started again on another.
+   */
   const start = async (): Promise<GatewayProcess> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const gateway = await spawnOnce().catch((error: Error) => {
+        if (attempt === 3) throw error;
+        return undefined;
+      });
+      if (!gateway) continue;
+      const listening = await gateway.waitForLog((line) => line.msg === 'token-gateway listening', 5000).then(
+        () => true,
+        () => false,
+      );
+      if (listening && gateway.child.exitCode === null) return gateway;
+      gateway.kill('SIGKILL');
+      if (attempt === 3) throw new Error(`the gateway did not start:\n${gateway.output()}`);
+    }
+  };
+
+  const spawnOnce = async (): Promise<GatewayProcess> => {
     const gateway = await spawnGateway({
       PORT: String(await freePort()),
       KEYS_DIR: keysDir,

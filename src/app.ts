@@ -27,6 +27,7 @@ import { AbuseLimiter } from './http/rate-limit';
 import { recordTrip } from './http/audit';
 import { currentRequest, requestScope } from './http/request-scope';
 import { AuditTrail, auditEvents } from './audit';
+import { enqueueWebhookDeliveries, WebhookDispatcher, type DispatcherOptions } from './webhooks';
 
 export interface AppDeps {
   config: Config;
@@ -39,11 +40,15 @@ export interface AppDeps {
   metrics?: GatewayMetrics;
   /** The tracer of the gateway's own spans (src/tracing); none while tracing is off. */
   tracer?: Tracer;
+  /** What tests replace in the webhook dispatcher (its scheduler, jitter, resolver). */
+  webhookOptions?: Partial<Pick<DispatcherOptions, 'scheduler' | 'random' | 'resolve' | 'pollMs' | 'visibilityMs'>>;
 }
 
 export interface GatewayApp {
   app: Express;
   context: HttpContext;
+  /** The webhook delivery worker, not started: the process starts it (server.ts), tests tick it. */
+  webhooks: WebhookDispatcher;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
@@ -59,6 +64,15 @@ export function buildAuditTrail(deps: AppDeps, metrics?: GatewayMetrics): AuditT
     retentionDays: deps.config.audit.retentionDays,
     maxEvents: deps.config.audit.maxEvents,
     currentRequest,
+    // Each event of an account goes to the account's webhooks (contract §10), queued before the answer leaves.
+    subscribers: [(event) => enqueueWebhookDeliveries(deps.store, event)],
+    onSubscriberFailure: (event, error) => {
+      metrics?.storeErrors.inc({ source: 'webhooks' });
+      deps.logger?.error(
+        { eventId: event.id, type: event.type, err: { message: error instanceof Error ? error.message : String(error) } },
+        'webhook deliveries not queued',
+      );
+    },
     onEvent: (event) => deps.logger?.info({ audit: event }, 'audit event'),
     onFailure: (event, error) => {
       metrics?.storeErrors.inc({ source: 'audit' });
@@ -203,7 +217,39 @@ export function createApp(deps: AppDeps): GatewayApp {
       deps.logger?.error({ err: error, reqId: (req as Request & { id?: string }).id }, 'internal error'),
     ),
   );
-  return { app, context };
+  return { app, context, webhooks: buildWebhookDispatcher(deps, metrics) };
+}
+
+/** The delivery worker of contract §10, on the app's store and clock. */
+function buildWebhookDispatcher(deps: AppDeps, metrics: GatewayMetrics): WebhookDispatcher {
+  const { webhooks } = deps.config;
+  return new WebhookDispatcher({
+    store: deps.store,
+    clock: deps.clock ?? systemClock,
+    retryScheduleMs: webhooks.retryScheduleMs,
+    timeoutMs: webhooks.timeoutMs,
+    allowInsecure: webhooks.allowInsecure,
+    ...deps.webhookOptions,
+    onAttempt: (attempt) => {
+      metrics.webhookAttempts.inc({ outcome: attempt.outcome });
+      // Never the secret, the body or the signature: which endpoint, which event, what happened.
+      deps.logger?.info(
+        {
+          webhookId: attempt.webhookId,
+          eventId: attempt.eventId,
+          attempt: attempt.attempt,
+          outcome: attempt.outcome,
+          ...(attempt.status === undefined ? {} : { status: attempt.status }),
+          ...(attempt.error === undefined ? {} : { error: attempt.error }),
+        },
+        'webhook attempt',
+      );
+    },
+    onError: (error) => {
+      metrics.storeErrors.inc({ source: 'webhooks' });
+      deps.logger?.warn({ err: { message: error instanceof Error ? error.message : String(error) } }, 'webhook round failed');
+    },
+  });
 }
 
 /**

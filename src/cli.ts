@@ -7,6 +7,9 @@
  *   npm run cli -- auth-tokens list <accountId>
  *   npm run cli -- auth-tokens remove <accountId> <authTokenId>
  *   npm run cli -- keys generate [--algorithm RS256|ES256|EdDSA] [--bits 3072] [--dir keys]
+ *   npm run cli -- webhooks add <accountId> <url> <event>[,<event>...]
+ *   npm run cli -- webhooks list <accountId>
+ *   npm run cli -- webhooks remove <accountId> <webhookId>
  *
  * `npm run cli` runs the built dist/cli.js (scripts/cli.js compiles src/ first only when dist/
  * is missing or older). In the runtime image, run the built file: `node dist/cli.js ...`.
@@ -24,13 +27,17 @@ import { isGatewayError } from './errors';
 import { parseInput } from './http/validate';
 import { DEFAULT_RSA_BITS, generatePrivateKeyPem, keyFileName, MIN_RSA_BITS, parseSigningKey } from './keys';
 import { createStore, waitForStore, type GatewayStore } from './store';
+import { enqueueWebhookDeliveries, listWebhooks, registerWebhook, removeWebhook, webhookInput } from './webhooks';
 
 const USAGE = `usage:
   cli accounts create <name>
   cli auth-tokens add <accountId>
   cli auth-tokens list <accountId>
   cli auth-tokens remove <accountId> <authTokenId>
-  cli keys generate [--algorithm RS256|ES256|EdDSA] [--bits ${DEFAULT_RSA_BITS}] [--dir <KEYS_DIR>]`;
+  cli keys generate [--algorithm RS256|ES256|EdDSA] [--bits ${DEFAULT_RSA_BITS}] [--dir <KEYS_DIR>]
+  cli webhooks add <accountId> <url> <event>[,<event>...]
+  cli webhooks list <accountId>
+  cli webhooks remove <accountId> <webhookId>`;
 
 export class UsageError extends Error {}
 
@@ -52,6 +59,9 @@ export class StoreNotConfiguredError extends Error {
 
 /** An account name, by the same rule as POST /v1/admin/accounts. */
 const accountInput = z.object({ name: accountName });
+
+/** A webhook, by the same rules as POST /v1/account/webhooks. */
+const webhookCommand = z.object({ data: z.object(webhookInput) });
 
 /** How long the CLI waits for the configured store to answer before giving up, ms. */
 export const DEFAULT_STORE_READY_TIMEOUT_MS = 10_000;
@@ -137,10 +147,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
   const known =
     (group === 'accounts' && command === 'create' && rest.length === 1) ||
     (group === 'auth-tokens' && ['add', 'list'].includes(command ?? '') && rest.length === 1) ||
-    (group === 'auth-tokens' && command === 'remove' && rest.length === 2);
+    (group === 'auth-tokens' && command === 'remove' && rest.length === 2) ||
+    (group === 'webhooks' && command === 'add' && rest.length === 3) ||
+    (group === 'webhooks' && command === 'list' && rest.length === 1) ||
+    (group === 'webhooks' && command === 'remove' && rest.length === 2);
   if (!known) throw new UsageError(USAGE);
-  // Checked before the store is opened: a bad name changes nothing and needs no Redis.
+  // Checked before the store is opened: a bad name or webhook changes nothing and needs no Redis.
   const name = group === 'accounts' ? parseInput(accountInput, { name: rest[0] }).name : undefined;
+  const webhook =
+    group === 'webhooks' && command === 'add'
+      ? parseInput(webhookCommand, { data: { url: rest[1], events: rest[2]!.split(',').map((e) => e.trim()) } }).data
+      : undefined;
 
   const config = loadConfig(io.env);
   if (!io.store && !config.redis && !config.redisCluster) throw new StoreNotConfiguredError();
@@ -153,6 +170,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
       clock: systemClock,
       retentionDays: config.audit.retentionDays,
       maxEvents: config.audit.maxEvents,
+      // Queued here, delivered by the running gateways.
+      subscribers: [(event) => enqueueWebhookDeliveries(store, event)],
     });
     if (name !== undefined) {
       const created = await createAccount(store, systemClock, name);
@@ -170,6 +189,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<void> {
       await deleteAuthToken(store, account, rest[1]!);
       await audit.record(auditEvents.authTokenRemoved(account.id, rest[1]!, auditEvents.CLI_ACTOR));
       print({ authTokenId: rest[1], deleted: true });
+    } else if (group === 'webhooks') {
+      const account = await requireAccountById(store, rest[0]!);
+      if (webhook) {
+        // The secret is printed this once, as the API shows it.
+        print(await registerWebhook({ store, clock: systemClock, allowInsecure: config.webhooks.allowInsecure }, account.id, webhook));
+      } else if (command === 'list') {
+        print({ webhooks: await listWebhooks(store, account.id) });
+      } else {
+        await removeWebhook(store, account.id, rest[1]!);
+        print({ webhookId: rest[1], deleted: true });
+      }
     } else {
       throw new UsageError(USAGE);
     }

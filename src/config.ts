@@ -52,6 +52,31 @@ const byteSize = (name: string, def: number) =>
       return Number(match[1]) * unit;
     });
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Contract §10: the delays between a webhook delivery's attempts; after the last, it failed. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5s,30s,2m,10m,1h,6h,12h';
+
+/** WEBHOOK_RETRY_SCHEDULE: a comma list of delays (`500ms`, `5s`, `2m`, `1h`), ms; 1 to 20 of them. */
+const retrySchedule = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const value = raw === undefined || raw.trim() === '' ? DEFAULT_WEBHOOK_RETRY_SCHEDULE : raw;
+    const delays = value.split(',').map((item) => {
+      const match = /^(\d{1,9})(ms|s|m|h)$/.exec(item.trim());
+      return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : Number.NaN;
+    });
+    if (delays.length > 20 || delays.some((delay) => !(delay > 0 && delay <= 7 * 86_400_000))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `WEBHOOK_RETRY_SCHEDULE must be a comma list of 1 to 20 delays such as 5s,30s,2m,1h (each over 0 and at most 168h), got "${value}".`,
+      });
+      return z.NEVER;
+    }
+    return delays;
+  });
+
 const bool = (name: string, def: boolean) =>
   z
     .string()
@@ -195,6 +220,9 @@ const envSchema = z
     AUDIT_RETENTION_DAYS: int('AUDIT_RETENTION_DAYS', 30, 1, 3_650),
     DPOP_NONCES: bool('DPOP_NONCES', false),
     AUDIT_MAX_EVENTS: int('AUDIT_MAX_EVENTS', 100_000, 1, 100_000_000),
+    WEBHOOK_RETRY_SCHEDULE: retrySchedule,
+    WEBHOOK_ALLOW_INSECURE: bool('WEBHOOK_ALLOW_INSECURE', false),
+    WEBHOOK_TIMEOUT_SECONDS: int('WEBHOOK_TIMEOUT_SECONDS', 10, 1, 60),
     FORWARD_AUTH_API_KEYS: list.transform((items, ctx) => {
       for (const item of items) {
         if (!CREDENTIAL_PATTERN.test(item)) {
@@ -486,6 +514,11 @@ export interface Config {
   dpopNonces: boolean;
   /** OpenTelemetry tracing; undefined (the default) when no OTLP endpoint is set. */
   tracing: TracingSettings | undefined;
+  /**
+   * Webhooks (contract §10): the delays between attempts (ms), whether the https and address
+   * rules are lifted (development and tests only), and how long one attempt may take.
+   */
+  webhooks: { retryScheduleMs: number[]; allowInsecure: boolean; timeoutMs: number };
   rateLimits: {
     windowSeconds: number;
     failedAuthPerAddress: number;
@@ -550,6 +583,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS, maxEvents: e.AUDIT_MAX_EVENTS },
     dpopNonces: e.DPOP_NONCES,
     tracing: tracing.settings,
+    webhooks: {
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+      allowInsecure: e.WEBHOOK_ALLOW_INSECURE,
+      timeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000,
+    },
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       failedAuthPerAddress: e.RATE_LIMIT_FAILED_AUTH_PER_ADDRESS,

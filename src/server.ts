@@ -70,7 +70,9 @@ export async function startGateway(config: Config, logger: Logger, options: Star
   logger.info({ kid: keyRing.signingKey().kid, keys: keyRing.activeKeys().length }, 'signing keys loaded');
 
   const lifecycle = { shuttingDown: false };
-  const { app } = createApp({ config, store, keyRing, clock, logger, lifecycle, ...(tracer ? { tracer } : {}) });
+  const { app, webhooks } = createApp({ config, store, keyRing, clock, logger, lifecycle, ...(tracer ? { tracer } : {}) });
+  // Webhook deliveries (contract §10): every instance takes its share from the store's queue.
+  webhooks.start();
 
   // New key files are published at once: watch the folder, and rescan now and then in case
   // the watch misses an event (network file systems, Kubernetes secret symlink swaps).
@@ -106,6 +108,8 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       clearInterval(rescan);
       watcher?.close();
       const clean = await drain(server, tracker, lifecycle, config.shutdownTimeoutSeconds * 1000);
+      // The attempt in progress ends (or times out) first; what is not settled goes to another instance.
+      await webhooks.stop();
       await store.close();
       // The spans of the last requests, before the process ends.
       await tracing?.shutdown().catch((error: Error) => logger.warn({ err: error.message }, 'trace export at shutdown failed'));

@@ -30,6 +30,29 @@ describe('cli', () => {
     expect((await run(['auth-tokens', 'list', created.account.id], store)).authTokens).toHaveLength(1);
   });
 
+  test('registers, lists and removes webhooks; its own actions are queued for them', async () => {
+    const created = await run(['accounts', 'create', 'Hooked'], store);
+    const id = created.account.id as string;
+    const added = await run(['webhooks', 'add', id, 'https://hooks.example.com/in', 'auth_token.added,user.revoked'], store);
+    expect(added.webhook).toMatchObject({ url: 'https://hooks.example.com/in', events: ['auth_token.added', 'user.revoked'] });
+    expect(added.secret).toMatch(/^whsec_/);
+    const listed = await run(['webhooks', 'list', id], store);
+    expect(listed.webhooks).toEqual([added.webhook]);
+    expect(JSON.stringify(listed)).not.toContain(added.secret);
+
+    const token = await run(['auth-tokens', 'add', id], store);
+    const queued = await store.claimDeliveries('test', 10, Date.now(), 60_000);
+    expect(queued.map((d) => [d.webhookId, d.type])).toEqual([[added.webhook.id, 'auth_token.added']]);
+    expect(JSON.parse(queued[0]!.body).data).toEqual({ authTokenId: token.authTokenId });
+    await store.settleDelivery(queued[0]!);
+
+    await expect(run(['webhooks', 'add', id, 'https://hooks.example.com/in', 'account.created'], store)).rejects.toThrow(/data\.events/);
+    await expect(run(['webhooks', 'add', id, 'http://127.0.0.1/in', 'user.revoked'], store)).rejects.toThrow(/https/);
+    expect(await run(['webhooks', 'remove', id, added.webhook.id], store)).toEqual({ webhookId: added.webhook.id, deleted: true });
+    await expect(run(['webhooks', 'remove', id, added.webhook.id], store)).rejects.toThrow(/no such webhook/);
+    expect((await run(['webhooks', 'list', id], store)).webhooks).toEqual([]);
+  });
+
   test('generates signing keys that the key ring loads', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-cli-'));
     const rsa = await run(['keys', 'generate', '--dir', dir, '--bits', '2048'], store);

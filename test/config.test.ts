@@ -101,6 +101,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(variable);
   });
 
+  test('webhook settings: the contract schedule by default, a list of delays, refused when malformed', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      retryScheduleMs: [5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000, 43_200_000],
+      allowInsecure: false,
+      timeoutMs: 10_000,
+    });
+    expect(
+      loadConfig({ WEBHOOK_RETRY_SCHEDULE: '200ms, 1s,2m', WEBHOOK_ALLOW_INSECURE: 'true', WEBHOOK_TIMEOUT_SECONDS: '3' }).webhooks,
+    ).toEqual({ retryScheduleMs: [200, 1_000, 120_000], allowInsecure: true, timeoutMs: 3_000 });
+    for (const bad of ['5', '5s,', '0s', '-5s', '1d', '169h', Array(21).fill('1s').join(',')]) {
+      expect(problemsOf({ WEBHOOK_RETRY_SCHEDULE: bad })).toEqual([
+        expect.stringMatching(/^WEBHOOK_RETRY_SCHEDULE must be a comma list of 1 to 20 delays/),
+      ]);
+    }
+    expect(problemsOf({ WEBHOOK_TIMEOUT_SECONDS: '0' })[0]).toMatch(/^WEBHOOK_TIMEOUT_SECONDS must be/);
+  });
+
   test('CORS_ORIGINS takes origins as browsers send them, and *', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000, https://b.example:8443' }).corsOrigins).toEqual([
       'https://a.example',

@@ -49,6 +49,12 @@ export interface AuditTrailOptions {
   onEvent?: (event: AuditEvent) => void;
   /** A store that could not keep an event. */
   onFailure?: (event: AuditEvent, error: unknown) => void;
+  /**
+   * Told of each event once it is stored (the webhooks queue theirs here), awaited in turn so
+   * that what they do is done when `record` resolves. A failure goes to `onSubscriberFailure`.
+   */
+  subscribers?: ReadonlyArray<(event: AuditEvent) => Promise<unknown>>;
+  onSubscriberFailure?: (event: AuditEvent, error: unknown) => void;
   /** The request being handled, for the address and request id an input does not give. */
   currentRequest?: () => { address?: string | undefined; requestId?: string | undefined } | undefined;
 }
@@ -84,6 +90,13 @@ export class AuditTrail {
       await this.options.store.appendAuditEvent(event, this.bounds());
     } catch (error) {
       this.options.onFailure?.(event, error);
+    }
+    for (const subscriber of this.options.subscribers ?? []) {
+      try {
+        await subscriber(event);
+      } catch (error) {
+        this.options.onSubscriberFailure?.(event, error);
+      }
     }
     return event;
   }

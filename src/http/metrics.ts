@@ -48,6 +48,7 @@ export class GatewayMetrics {
   readonly revocations: Counter<'kind'>;
   readonly storeErrors: Counter<'source'>;
   readonly rateLimited: Counter<'limit'>;
+  readonly webhookAttempts: Counter<'outcome'>;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -83,7 +84,7 @@ export class GatewayMetrics {
     });
     this.storeErrors = new Counter({
       name: 'gateway_store_errors_total',
-      help: 'Store failures: answers 503 store_unavailable (source=request), Redis connection errors (source=connection), audit events the store could not keep (source=audit).',
+      help: 'Store failures: answers 503 store_unavailable (source=request), Redis connection errors (source=connection), audit events the store could not keep (source=audit), webhook deliveries the store could not queue or serve (source=webhooks).',
       labelNames: ['source'],
       registers,
     });
@@ -93,8 +94,15 @@ export class GatewayMetrics {
       labelNames: ['limit'],
       registers,
     });
+    this.webhookAttempts = new Counter({
+      name: 'gateway_webhook_attempts_total',
+      help: 'Webhook delivery attempts made by this process, by outcome (delivered, retrying, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
     // Start every labelled series the operator alerts on at zero, so rate() works from the first scrape.
-    for (const source of ['request', 'connection', 'audit']) this.storeErrors.inc({ source }, 0);
+    for (const outcome of ['delivered', 'retrying', 'failed']) this.webhookAttempts.inc({ outcome }, 0);
+    for (const source of ['request', 'connection', 'audit', 'webhooks']) this.storeErrors.inc({ source }, 0);
     for (const limit of ['address', 'api_key', 'issuance']) this.rateLimited.inc({ limit }, 0);
     for (const kind of ['token', 'user', 'organization']) this.revocations.inc({ kind }, 0);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -23,6 +23,7 @@ import { issueTokenEndpoint } from './endpoints/issue-token';
 import { revokeOrganizationEndpoint, revokeTokenEndpoint, revokeUserEndpoint } from './endpoints/revoke';
 import { deleteUserEndpoint, getUserEndpoint, putUserEndpoint } from './endpoints/users';
 import { openApiEndpoint } from './endpoints/openapi';
+import { accountWebhooks, adminWebhooks } from './endpoints/webhooks';
 import { jwksEndpoint, metadataEndpoint } from './endpoints/well-known';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -76,8 +77,32 @@ export function routeTable(ctx: HttpContext): RouteSpec[] {
       admin: true,
     },
     { path: '/v1/admin/events', methods: { GET: adminEventsEndpoint(ctx) }, admin: true },
+    {
+      path: '/v1/admin/accounts/:accountId/webhooks',
+      methods: { POST: adminWebhooks.create(ctx), GET: adminWebhooks.list(ctx) },
+      body: 'json',
+      admin: true,
+    },
+    {
+      path: '/v1/admin/accounts/:accountId/webhooks/:webhookId',
+      methods: { DELETE: adminWebhooks.remove(ctx) },
+      body: 'json',
+      admin: true,
+    },
+    {
+      path: '/v1/admin/accounts/:accountId/webhooks/:webhookId/deliveries',
+      methods: { GET: adminWebhooks.deliveries(ctx) },
+      admin: true,
+    },
     { path: '/v1/account/me', methods: { GET: accountMeEndpoint(ctx) } },
     { path: '/v1/account/events', methods: { GET: accountEventsEndpoint(ctx) } },
+    {
+      path: '/v1/account/webhooks',
+      methods: { POST: accountWebhooks.create(ctx), GET: accountWebhooks.list(ctx) },
+      body: 'json',
+    },
+    { path: '/v1/account/webhooks/:webhookId', methods: { DELETE: accountWebhooks.remove(ctx) }, body: 'json' },
+    { path: '/v1/account/webhooks/:webhookId/deliveries', methods: { GET: accountWebhooks.deliveries(ctx) } },
     {
       path: '/v1/account/signing-key',
       methods: { PUT: putSigningKeyEndpoint(ctx), DELETE: deleteSigningKeyEndpoint(ctx) },

@@ -18,8 +18,13 @@ export type {
   TokenContext,
   TokenContextQuery,
   UserEntry,
+  ClaimedDelivery,
+  DeliveryAttempt,
+  WebhookDelivery,
+  WebhookRecord,
+  WebhookStore,
 } from './types';
-export { StoreUnavailableError } from './types';
+export { MAX_DELIVERY_ATTEMPTS_KEPT, StoreUnavailableError } from './types';
 export { MemoryStore } from './memory-store';
 export { RedisStore, createRedisClient, createRedisClusterClient, failFastRedisOptions } from './redis-store';
 export { createStore, redisStore } from './create';

@@ -11,15 +11,19 @@ import type {
   AuditPage,
   AuditQuery,
   AuthTokenRecord,
+  ClaimedDelivery,
+  DeliveryAttempt,
   GatewayStore,
   IssuanceContext,
   IssuedTokenRecord,
   TokenContext,
   TokenContextQuery,
   UserEntry,
+  WebhookDelivery,
+  WebhookRecord,
 } from './types';
 import { maxScanned, pageOf, parsePosition, streamOf, streamsOf, type StreamEntry } from './audit-streams';
-import { StoreUnavailableError } from './types';
+import { MAX_DELIVERY_ATTEMPTS_KEPT, StoreUnavailableError } from './types';
 
 interface AccountState {
   account: AccountRecord;
@@ -184,6 +188,96 @@ export class MemoryStore implements GatewayStore {
     this.check();
     if (!this.secrets.has(name)) this.secrets.set(name, candidate);
     return this.secrets.get(name)!;
+  }
+
+  /** Webhook endpoints (contract §10), per account id, oldest first. */
+  private readonly webhooks = new Map<string, WebhookRecord[]>();
+  /** The delivery queue, oldest first; a claimed entry names its consumer and when it took it. */
+  private readonly deliveryQueue: Array<{
+    receipt: string;
+    delivery: WebhookDelivery;
+    claim?: { consumer: string; atMs: number };
+  }> = [];
+  /** Retries waiting for their time, ms. */
+  private readonly pendingRetries: Array<{ dueAtMs: number; delivery: WebhookDelivery }> = [];
+  private nextReceipt = 0;
+  private readonly deliveryAttempts = new Map<string, DeliveryAttempt[]>();
+
+  async addWebhook(webhook: WebhookRecord, max: number): Promise<boolean> {
+    this.check();
+    const list = this.webhooks.get(webhook.accountId) ?? [];
+    if (list.length >= max) return false;
+    list.push(clone(webhook));
+    this.webhooks.set(webhook.accountId, list);
+    return true;
+  }
+
+  async listWebhooks(accountId: string): Promise<WebhookRecord[]> {
+    this.check();
+    return (this.webhooks.get(accountId) ?? [])
+      .map(clone)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async getWebhook(accountId: string, webhookId: string): Promise<WebhookRecord | null> {
+    this.check();
+    const found = this.webhooks.get(accountId)?.find((webhook) => webhook.id === webhookId);
+    return found ? clone(found) : null;
+  }
+
+  async deleteWebhook(accountId: string, webhookId: string): Promise<boolean> {
+    this.check();
+    const list = this.webhooks.get(accountId) ?? [];
+    const at = list.findIndex((webhook) => webhook.id === webhookId);
+    if (at < 0) return false;
+    list.splice(at, 1);
+    this.deliveryAttempts.delete(webhookId);
+    return true;
+  }
+
+  private queueDelivery(delivery: WebhookDelivery): void {
+    this.nextReceipt += 1;
+    this.deliveryQueue.push({ receipt: String(this.nextReceipt), delivery: clone(delivery) });
+  }
+
+  async enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void> {
+    this.check();
+    for (const delivery of deliveries) this.queueDelivery(delivery);
+  }
+
+  async claimDeliveries(consumer: string, count: number, nowMs: number, visibilityMs: number): Promise<ClaimedDelivery[]> {
+    this.check();
+    // Due retries join the queue in the order of their times, as the Redis store moves them.
+    this.pendingRetries.sort((a, b) => a.dueAtMs - b.dueAtMs);
+    while (this.pendingRetries.length > 0 && this.pendingRetries[0]!.dueAtMs <= nowMs) {
+      this.queueDelivery(this.pendingRetries.shift()!.delivery);
+    }
+    const stale = this.deliveryQueue.filter((entry) => entry.claim && nowMs - entry.claim.atMs >= visibilityMs);
+    const fresh = this.deliveryQueue.filter((entry) => !entry.claim);
+    return [...stale, ...fresh].slice(0, count).map((entry) => {
+      entry.claim = { consumer, atMs: nowMs };
+      return { ...clone(entry.delivery), receipt: entry.receipt };
+    });
+  }
+
+  async settleDelivery(claimed: ClaimedDelivery, retry?: { delivery: WebhookDelivery; dueAtMs: number }): Promise<void> {
+    this.check();
+    const at = this.deliveryQueue.findIndex((entry) => entry.receipt === claimed.receipt);
+    if (at >= 0) this.deliveryQueue.splice(at, 1);
+    if (retry) this.pendingRetries.push({ dueAtMs: retry.dueAtMs, delivery: clone(retry.delivery) });
+  }
+
+  async recordDeliveryAttempt(webhookId: string, attempt: DeliveryAttempt): Promise<void> {
+    this.check();
+    const list = this.deliveryAttempts.get(webhookId) ?? [];
+    list.unshift(clone(attempt));
+    list.splice(MAX_DELIVERY_ATTEMPTS_KEPT);
+    this.deliveryAttempts.set(webhookId, list);
+  }
+
+  async listDeliveryAttempts(webhookId: string): Promise<DeliveryAttempt[]> {
+    this.check();
+    return (this.deliveryAttempts.get(webhookId) ?? []).map(clone);
   }
 
   /** Key sightings (contract §7): in memory, this process's first sight of each key. */

@@ -30,12 +30,16 @@ import type {
   AuditPage,
   AuditQuery,
   AuthTokenRecord,
+  ClaimedDelivery,
+  DeliveryAttempt,
   GatewayStore,
   IssuanceContext,
   IssuedTokenRecord,
   TokenContext,
   TokenContextQuery,
   UserEntry,
+  WebhookDelivery,
+  WebhookRecord,
 } from './types';
 import { StoreUnavailableError, type RedisBacking } from './types';
 
@@ -113,6 +117,43 @@ export class MirroredStore implements GatewayStore {
 
   listAuditEvents(query: AuditQuery, bounds: AuditBounds): Promise<AuditPage> {
     return this.inner.listAuditEvents(query, bounds);
+  }
+
+  // Webhooks (contract §10): nothing a check reads, so nothing mirrored.
+  addWebhook(webhook: WebhookRecord, max: number): Promise<boolean> {
+    return this.inner.addWebhook(webhook, max);
+  }
+
+  listWebhooks(accountId: string): Promise<WebhookRecord[]> {
+    return this.inner.listWebhooks(accountId);
+  }
+
+  getWebhook(accountId: string, webhookId: string): Promise<WebhookRecord | null> {
+    return this.inner.getWebhook(accountId, webhookId);
+  }
+
+  deleteWebhook(accountId: string, webhookId: string): Promise<boolean> {
+    return this.inner.deleteWebhook(accountId, webhookId);
+  }
+
+  enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void> {
+    return this.inner.enqueueDeliveries(deliveries);
+  }
+
+  claimDeliveries(consumer: string, count: number, nowMs: number, visibilityMs: number): Promise<ClaimedDelivery[]> {
+    return this.inner.claimDeliveries(consumer, count, nowMs, visibilityMs);
+  }
+
+  settleDelivery(claimed: ClaimedDelivery, retry?: { delivery: WebhookDelivery; dueAtMs: number }): Promise<void> {
+    return this.inner.settleDelivery(claimed, retry);
+  }
+
+  recordDeliveryAttempt(webhookId: string, attempt: DeliveryAttempt): Promise<void> {
+    return this.inner.recordDeliveryAttempt(webhookId, attempt);
+  }
+
+  listDeliveryAttempts(webhookId: string): Promise<DeliveryAttempt[]> {
+    return this.inner.listDeliveryAttempts(webhookId);
   }
   private readonly accounts = new Map<string, AccountMirror>();
   private readonly instanceId = randomBytes(8).toString('hex');

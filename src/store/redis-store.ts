@@ -19,6 +19,11 @@
  *   Psecret:<name>         string a secret every instance shares (the DPoP nonce key), made once
  *   Pks:<kid>              string first sighting (ms) of a gateway signing key, never changed
  *                                 (one per key ever loaded: a few bytes, kept without expiry)
+ *   Pwh:a:<accountId>      hash   webhookId -> webhook endpoint (JSON, with its signing secret)
+ *   Pwh:d:<webhookId>      list   the endpoint's newest delivery attempts (JSON), bounded
+ *   P{wh}:q                stream the webhook delivery queue, read by the consumer group
+ *                                 "deliverers"; an entry is deleted once settled
+ *   P{wh}:r                zset   retries (JSON) by due time, ms; moved into the queue when due
  *
  * Every expiry is absolute (PXAT), taken from token times, so nothing grows without bound.
  * Failures never wait on a queue: the client is built with the offline queue off and a
@@ -33,15 +38,19 @@ import type {
   AuditPage,
   AuditQuery,
   AuthTokenRecord,
+  ClaimedDelivery,
+  DeliveryAttempt,
   GatewayStore,
   IssuanceContext,
   IssuedTokenRecord,
   TokenContext,
   TokenContextQuery,
   UserEntry,
+  WebhookDelivery,
+  WebhookRecord,
 } from './types';
 import { maxScanned, pageOf, streamOf, streamsOf, type StreamEntry } from './audit-streams';
-import { StoreUnavailableError, type RedisBacking } from './types';
+import { MAX_DELIVERY_ATTEMPTS_KEPT, StoreUnavailableError, type RedisBacking } from './types';
 
 type RedisClient = Redis | Cluster;
 
@@ -64,6 +73,28 @@ if recorded then return recorded end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 `;
+
+/** Adds an endpoint unless the account has ARGV[3] already. */
+const ADD_WEBHOOK_SCRIPT = `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/** Moves up to ARGV[2] retries due by ARGV[1] (ms) from the retry set into the queue, oldest first. */
+const PROMOTE_RETRIES_SCRIPT = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'd', member)
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due
+`;
+
+const DELIVERY_GROUP = 'deliverers';
+
+/** How long a delivery attempt history is kept after its last attempt. */
+const ATTEMPTS_TTL_MS = 30 * 86_400_000;
 
 export interface RedisConnectionOptions {
   /** How long one command may take before the store counts as unavailable, ms. */
@@ -355,6 +386,161 @@ export class RedisStore implements GatewayStore {
       const recorded = await this.client.eval(FIRST_SIGHTING_SCRIPT, 1, `${this.prefix}ks:${kid}`, String(atMs));
       return Number(recorded);
     });
+  }
+
+  private webhooksKey(accountId: string): string {
+    return `${this.prefix}wh:a:${accountId}`;
+  }
+
+  private attemptsKey(webhookId: string): string {
+    return `${this.prefix}wh:d:${webhookId}`;
+  }
+
+  /** The queue and the retry set share a hash tag, so the promotion script may touch both on a cluster. */
+  private get queueKey(): string {
+    return `${this.prefix}{wh}:q`;
+  }
+
+  private get retryKey(): string {
+    return `${this.prefix}{wh}:r`;
+  }
+
+  async addWebhook(webhook: WebhookRecord, max: number): Promise<boolean> {
+    return this.run(async () => {
+      const added = await this.client.eval(
+        ADD_WEBHOOK_SCRIPT,
+        1,
+        this.webhooksKey(webhook.accountId),
+        webhook.id,
+        JSON.stringify(webhook),
+        String(max),
+      );
+      return added === 1;
+    });
+  }
+
+  async listWebhooks(accountId: string): Promise<WebhookRecord[]> {
+    return this.run(async () =>
+      Object.values(await this.client.hgetall(this.webhooksKey(accountId)))
+        .map((json) => JSON.parse(json) as WebhookRecord)
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)),
+    );
+  }
+
+  async getWebhook(accountId: string, webhookId: string): Promise<WebhookRecord | null> {
+    return this.run(async () => {
+      const json = await this.client.hget(this.webhooksKey(accountId), webhookId);
+      return json === null ? null : (JSON.parse(json) as WebhookRecord);
+    });
+  }
+
+  async deleteWebhook(accountId: string, webhookId: string): Promise<boolean> {
+    return this.run(async () => {
+      const removed = (await this.client.hdel(this.webhooksKey(accountId), webhookId)) === 1;
+      if (removed) await this.client.del(this.attemptsKey(webhookId));
+      return removed;
+    });
+  }
+
+  async enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.run(async () => {
+      const pipeline = this.client.multi();
+      for (const delivery of deliveries) pipeline.xadd(this.queueKey, '*', 'd', JSON.stringify(delivery));
+      await this.exec(pipeline);
+    });
+  }
+
+  private groupReady = false;
+
+  /** The consumer group, made once (from the queue's start, so nothing queued before it is missed). */
+  private async ensureDeliveryGroup(): Promise<void> {
+    if (this.groupReady) return;
+    try {
+      await this.client.xgroup('CREATE', this.queueKey, DELIVERY_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!/BUSYGROUP/.test((error as Error).message)) throw error;
+    }
+    this.groupReady = true;
+  }
+
+  async claimDeliveries(consumer: string, count: number, nowMs: number, visibilityMs: number): Promise<ClaimedDelivery[]> {
+    return this.run(async () => {
+      try {
+        return await this.claim(consumer, count, nowMs, visibilityMs);
+      } catch (error) {
+        // The queue was deleted under us (its group with it): make the group again next time.
+        if (/NOGROUP/.test((error as Error).message)) this.groupReady = false;
+        throw error;
+      }
+    });
+  }
+
+  private async claim(consumer: string, count: number, nowMs: number, visibilityMs: number): Promise<ClaimedDelivery[]> {
+    await this.ensureDeliveryGroup();
+    await this.client.eval(PROMOTE_RETRIES_SCRIPT, 2, this.retryKey, this.queueKey, String(Math.floor(nowMs)), '100');
+    const claimed: ClaimedDelivery[] = [];
+    const take = (rows: Array<[string, string[] | null]> | null | undefined) => {
+      for (const [receipt, fields] of rows ?? []) {
+        const json = fields?.[fields.indexOf('d') + 1];
+        if (json !== undefined) claimed.push({ ...(JSON.parse(json) as WebhookDelivery), receipt });
+      }
+    };
+    // Deliveries a dead consumer took and never settled come first.
+    const [, stale] = (await this.client.xautoclaim(
+      this.queueKey,
+      DELIVERY_GROUP,
+      consumer,
+      Math.max(0, Math.floor(visibilityMs)),
+      '0-0',
+      'COUNT',
+      count,
+    )) as [string, Array<[string, string[] | null]>];
+    take(stale);
+    if (claimed.length < count) {
+      const fresh = (await this.client.xreadgroup(
+        'GROUP',
+        DELIVERY_GROUP,
+        consumer,
+        'COUNT',
+        count - claimed.length,
+        'STREAMS',
+        this.queueKey,
+        '>',
+      )) as Array<[string, Array<[string, string[]]>]> | null;
+      take(fresh?.[0]?.[1]);
+    }
+    return claimed;
+  }
+
+  async settleDelivery(claimed: ClaimedDelivery, retry?: { delivery: WebhookDelivery; dueAtMs: number }): Promise<void> {
+    await this.run(async () => {
+      const pipeline = this.client
+        .multi()
+        .xack(this.queueKey, DELIVERY_GROUP, claimed.receipt)
+        .xdel(this.queueKey, claimed.receipt);
+      if (retry) pipeline.zadd(this.retryKey, Math.floor(retry.dueAtMs), JSON.stringify(retry.delivery));
+      await this.exec(pipeline);
+    });
+  }
+
+  async recordDeliveryAttempt(webhookId: string, attempt: DeliveryAttempt): Promise<void> {
+    const key = this.attemptsKey(webhookId);
+    await this.run(() =>
+      this.exec(
+        this.client
+          .multi()
+          .lpush(key, JSON.stringify(attempt))
+          .ltrim(key, 0, MAX_DELIVERY_ATTEMPTS_KEPT - 1)
+          .pexpire(key, ATTEMPTS_TTL_MS),
+      ),
+    );
+  }
+
+  async listDeliveryAttempts(webhookId: string): Promise<DeliveryAttempt[]> {
+    return this.run(async () =>
+      (await this.client.lrange(this.attemptsKey(webhookId), 0, -1)).map((json) => JSON.parse(json) as DeliveryAttempt),
+    );
   }
 
   private async raiseMark(key: string, before: number, until: number): Promise<void> {

@@ -188,7 +188,90 @@ export interface DpopStore {
   sharedSecret(name: string, candidate: string): Promise<string>;
 }
 
-export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore, AuditLog, DpopStore {
+
+/** A customer's webhook endpoint (contract §10). */
+export interface WebhookRecord {
+  /** `wh_...` */
+  id: string;
+  accountId: string;
+  url: string;
+  /** The event types it is sent. */
+  events: string[];
+  /**
+   * The signing secret (`whsec_...`). Kept as it is, unlike an auth token: the gateway signs
+   * every delivery with it, so a hash would not do. Shown once at creation, never listed or logged.
+   */
+  secret: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** One message on its way to one endpoint: what the queue holds. */
+export interface WebhookDelivery {
+  /** The `webhook-id`: the audit event's id, the same on every attempt and for every endpoint. */
+  messageId: string;
+  accountId: string;
+  webhookId: string;
+  type: string;
+  /** The body exactly as it is signed and sent, the same on every attempt. */
+  body: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/** A delivery a consumer has taken from the queue; `receipt` names its place there. */
+export interface ClaimedDelivery extends WebhookDelivery {
+  receipt: string;
+}
+
+/** One attempt, as `GET /v1/account/webhooks/{id}/deliveries` lists it. */
+export interface DeliveryAttempt {
+  eventId: string;
+  type: string;
+  /** ISO 8601. */
+  time: string;
+  attempt: number;
+  /** The receiver's HTTP status, when it answered. */
+  status?: number;
+  /** Otherwise why there is no status. */
+  error?: 'timeout' | 'connect_failed' | 'blocked_address';
+  outcome: 'delivered' | 'retrying' | 'failed';
+  /** ISO 8601; null unless the outcome is retrying. */
+  nextRetryAt: string | null;
+}
+
+/**
+ * Webhook endpoints per account, the durable delivery queue and each endpoint's recent attempts.
+ * The queue gives each delivery to one consumer at a time; one that is not settled within
+ * `visibilityMs` (its consumer died) is given to another.
+ */
+export interface WebhookStore {
+  /** Adds the endpoint unless its account has `max` already (false then). */
+  addWebhook(webhook: WebhookRecord, max: number): Promise<boolean>;
+  /** Oldest first. */
+  listWebhooks(accountId: string): Promise<WebhookRecord[]>;
+  getWebhook(accountId: string, webhookId: string): Promise<WebhookRecord | null>;
+  /** False when the account has no such endpoint. Its attempts go with it. */
+  deleteWebhook(accountId: string, webhookId: string): Promise<boolean>;
+  /** Queues first attempts, in this order. */
+  enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void>;
+  /**
+   * Up to `count` deliveries for `consumer`, oldest first: those another consumer took over
+   * `visibilityMs` ago and never settled, retries due by `nowMs`, then new ones.
+   */
+  claimDeliveries(consumer: string, count: number, nowMs: number, visibilityMs: number): Promise<ClaimedDelivery[]>;
+  /** Takes a claimed delivery off the queue and, atomically with that, queues its retry for `dueAtMs`. */
+  settleDelivery(claimed: ClaimedDelivery, retry?: { delivery: WebhookDelivery; dueAtMs: number }): Promise<void>;
+  /** Keeps the endpoint's newest MAX_DELIVERY_ATTEMPTS_KEPT attempts. */
+  recordDeliveryAttempt(webhookId: string, attempt: DeliveryAttempt): Promise<void>;
+  /** Newest first. */
+  listDeliveryAttempts(webhookId: string): Promise<DeliveryAttempt[]>;
+}
+
+/** How many attempts each endpoint's history keeps (older ones drop off). */
+export const MAX_DELIVERY_ATTEMPTS_KEPT = 100;
+
+export interface GatewayStore extends AccountStore, UserDirectory, TokenStore, KeySightingStore, AuditLog, DpopStore, WebhookStore {
   readonly kind: 'memory' | 'redis';
   /** The Redis connection behind this store; undefined for the memory store. */
   redisBacking(): RedisBacking | undefined;

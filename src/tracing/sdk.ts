@@ -96,7 +96,8 @@ export function startTracing(settings: TracingSettings, exporter: SpanExporter =
   const instrumentations: InstrumentationBase[] = [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
-      // The gateway makes no outgoing HTTP calls of its own; the exporter's are not traced.
+      // Outgoing calls are not traced: the exporter's, and webhook deliveries, which so carry no
+      // trace context of the gateway's to a customer's receiver.
       disableOutgoingRequestInstrumentation: true,
     }),
   ];

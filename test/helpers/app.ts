@@ -5,7 +5,7 @@
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import request from 'supertest';
-import { createApp } from '../../src/app';
+import { createApp, type AppDeps } from '../../src/app';
 import { createAccount, type CreatedAccount } from '../../src/accounts';
 import { ManualClock } from '../../src/clock';
 import { loadConfig, type Config } from '../../src/config';
@@ -13,6 +13,7 @@ import type { HttpContext } from '../../src/http/context';
 import { KeyRing } from '../../src/keys';
 import type { GatewayStore } from '../../src/store';
 import type { Tracer } from '../../src/tracing';
+import type { WebhookDispatcher } from '../../src/webhooks';
 import { makeKeysDir } from './keys';
 import { observeAnswers } from './openapi-answers';
 import { makeStore, type StoreKind, type TestStore } from './stores';
@@ -27,6 +28,8 @@ export interface TestAccount extends CreatedAccount {
 export interface TestGateway {
   app: Express;
   context: HttpContext;
+  /** The webhook delivery worker, not started: a test ticks it. */
+  webhooks: WebhookDispatcher;
   store: GatewayStore;
   keyRing: KeyRing;
   clock: ManualClock;
@@ -47,6 +50,7 @@ export interface TestGatewayOptions {
   logger?: Logger;
   /** The tracer of the gateway's own spans (none by default: tracing off). */
   tracer?: Tracer;
+  webhookOptions?: AppDeps['webhookOptions'];
 }
 
 export function testConfig(keysDir: string, env: Record<string, string> = {}): Config {
@@ -76,19 +80,21 @@ export async function buildTestGateway(options: TestGatewayOptions = {}): Promis
     clockToleranceSeconds: config.clockToleranceSeconds,
     sightings: testStore.store,
   });
-  const { app: bareApp, context } = createApp({
+  const { app: bareApp, context, webhooks } = createApp({
     config,
     store: testStore.store,
     keyRing,
     clock,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.tracer ? { tracer: options.tracer } : {}),
+    ...(options.webhookOptions ? { webhookOptions: options.webhookOptions } : {}),
   });
   // Every answer is checked against the OpenAPI document (test/setup/openapi-answers.ts).
   const app = observeAnswers(bareApp);
   const gateway: TestGateway = {
     app,
     context,
+    webhooks,
     store: testStore.store,
     keyRing,
     clock,

@@ -4,14 +4,49 @@
  * creation answer only.
  */
 import type { Request, Response } from 'express';
+import { z } from 'zod';
 import { requireAccountById } from '../../accounts';
-import { listWebhooks, registerWebhook, removeWebhook, webhookAttempts, webhookInput } from '../../webhooks';
+import {
+  listWebhooks,
+  registerWebhook,
+  removeWebhook,
+  WEBHOOK_EVENT_TYPES,
+  webhookAttempts,
+  webhookInput,
+  type WebhookEventType,
+} from '../../webhooks';
 import { authenticateCaller, requireAdmin } from '../auth';
 import type { HttpContext } from '../context';
 import { noStore, sendResult } from '../respond';
 import { envelope, parseInput } from '../validate';
 
 const createSchema = envelope(webhookInput);
+export const webhookRequest = createSchema;
+
+// The answers, as the handlers write them (the OpenAPI document is made from these).
+const webhookView = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENT_TYPES as [WebhookEventType, ...WebhookEventType[]])),
+  createdAt: z.string(),
+});
+export const createdWebhookData = z.object({ webhook: webhookView, secret: z.string().regex(/^whsec_/) });
+export const webhookListData = z.object({ webhooks: z.array(webhookView) });
+export const removedWebhookData = z.object({ webhookId: z.string(), deleted: z.literal(true) });
+export const deliveriesData = z.object({
+  deliveries: z.array(
+    z.object({
+      eventId: z.string(),
+      type: z.string(),
+      time: z.string(),
+      attempt: z.number().int(),
+      status: z.number().int().optional(),
+      error: z.enum(['timeout', 'connect_failed', 'blocked_address']).optional(),
+      outcome: z.enum(['delivered', 'retrying', 'failed']),
+      nextRetryAt: z.string().nullable(),
+    }),
+  ),
+});
 
 const param = (req: Request, name: string): string => String(req.params[name] ?? '');
 

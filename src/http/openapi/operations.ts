@@ -33,6 +33,13 @@ import {
   revokeUserRequest,
 } from '../endpoints/revoke';
 import { deletedUserData, putUserRequest, userData } from '../endpoints/users';
+import {
+  createdWebhookData,
+  deliveriesData,
+  removedWebhookData,
+  webhookListData,
+  webhookRequest,
+} from '../endpoints/webhooks';
 import { authorizationServerMetadataAnswer, jwksAnswer } from '../endpoints/well-known';
 import { IDENTIFIER_PATTERN, identifier } from '../validate';
 
@@ -113,6 +120,67 @@ const accountIdParameter: Record<string, Parameter> = {
 const userIdParameter: Record<string, Parameter> = {
   userId: { schema: identifier, description: "The account's own user id (1–256 printable ASCII characters)." },
 };
+
+const webhookIdParameter: Record<string, Parameter> = {
+  webhookId: { schema: z.string(), description: 'The webhook endpoint id (`webhook.id`).' },
+};
+
+/**
+ * The webhook routes (contract §10): the calling account's under /v1/account/webhooks, and the
+ * same for the operator under /v1/admin/accounts/{accountId}/webhooks.
+ */
+function webhookOperations(who: 'account' | 'admin'): Operation[] {
+  const admin = who === 'admin';
+  const base = admin ? '/v1/admin/accounts/{accountId}/webhooks' : '/v1/account/webhooks';
+  const owner = admin ? accountIdParameter : {};
+  const id = (name: string) => (admin ? `admin${name[0]!.toUpperCase()}${name.slice(1)}` : name);
+  const common = { tag: who, auth: who } as const;
+  // Operator routes check the admin token before anything else; both read the store.
+  const failures = admin ? [401, 404, 429, ...STORE] : [401, 429, ...STORE];
+  return [
+    {
+      ...common,
+      path: base,
+      method: 'post',
+      operationId: id('createWebhook'),
+      summary: 'Register a webhook endpoint (its secret is shown once)',
+      pathParameters: owner,
+      body: { name: 'WebhookRequest', schema: webhookRequest },
+      answer: { kind: 'result', status: 201, name: 'CreatedWebhook', data: createdWebhookData },
+      statuses: [...BODY, 412, ...failures],
+    },
+    {
+      ...common,
+      path: base,
+      method: 'get',
+      operationId: id('listWebhooks'),
+      summary: 'The webhook endpoints, never a secret',
+      pathParameters: owner,
+      answer: { kind: 'result', name: 'WebhookList', data: webhookListData },
+      statuses: [...new Set([400, ...failures])],
+    },
+    {
+      ...common,
+      path: `${base}/{webhookId}`,
+      method: 'delete',
+      operationId: id('removeWebhook'),
+      summary: 'Remove a webhook endpoint; nothing more is delivered to it',
+      pathParameters: { ...owner, ...webhookIdParameter },
+      answer: { kind: 'result', name: 'RemovedWebhook', data: removedWebhookData },
+      statuses: [...new Set([...BODY, 404, ...failures])],
+    },
+    {
+      ...common,
+      path: `${base}/{webhookId}/deliveries`,
+      method: 'get',
+      operationId: id('webhookDeliveries'),
+      summary: "A webhook endpoint's delivery attempts, newest first",
+      pathParameters: { ...owner, ...webhookIdParameter },
+      answer: { kind: 'result', name: 'WebhookDeliveries', data: deliveriesData },
+      statuses: [...new Set([400, 404, ...failures])],
+    },
+  ];
+}
 
 /** The members of a zod object schema as query parameters, each with its description. */
 function queryOf<S extends z.ZodObject>(schema: S, descriptions: Record<keyof S['shape'] & string, string>): Record<string, Parameter> {
@@ -388,6 +456,8 @@ export const OPERATIONS: Operation[] = [
     answer: { kind: 'result', name: 'EventPage', data: eventPageData },
     statuses: [400, 401, 429, ...STORE],
   },
+  ...webhookOperations('account'),
+  ...webhookOperations('admin'),
   {
     path: '/.well-known/jwks.json',
     method: 'get',

@@ -65,7 +65,7 @@ async function live(store: MirroredStore): Promise<void> {
 
 /** Pretends the store's own heartbeat was just heard (the fake clock moved past it). */
 function lastHeard(store: MirroredStore, at: number): void {
-  (store as unknown as { lastHeartbeatHeard: number }).lastHeartbeatHeard = at;
+  (store as unknown as { feed: { lastHeartbeatHeard: number } }).feed.lastHeartbeatHeard = at;
 }
 
 describe('mirror (fake bus)', () => {
@@ -193,7 +193,7 @@ describe('mirror (fake bus)', () => {
     const store = new MirroredStore(inner, bus as unknown as Redis, { now: clock, heartbeatMs: 60_000, maxAccounts: 3 });
     await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 10; i++) await store.getCredentials(`ak_${i}`);
-    expect((store as unknown as { accounts: Map<string, unknown> }).accounts.size).toBeLessThanOrEqual(3);
+    expect((store as unknown as { cache: { size: number } }).cache.size).toBeLessThanOrEqual(3);
     await store.close();
   });
 });

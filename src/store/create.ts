@@ -44,5 +44,5 @@ export function redisStore(client: Redis | Cluster, prefix: string, mirror: bool
   const store = new RedisStore(client, prefix);
   if (!mirror) return store;
   // The subscription needs a connection of its own (a subscribed connection runs no commands).
-  return new MirroredStore(store, client.duplicate(), { channel: `${prefix}mirror` });
+  return new MirroredStore(store, client.duplicate());
 }

@@ -9,8 +9,8 @@
  * - `mirror/read-through.ts`: the one way a read is answered, from the cache or the store.
  *
  * This file is only the store decorator: reads go through `readThrough`; every write that
- * changes what a check reads is stored first, then forgotten locally at once and announced.
- * A write whose notice cannot be published fails (503, so the caller retries).
+ * changes what a check reads is stored and announced by the Redis store in one script, and
+ * forgotten locally at once. docs/DESIGN.md ("Local mirror") gives the staleness bound.
  */
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
@@ -32,17 +32,19 @@ import type {
   WebhookDelivery,
   WebhookRecord,
 } from './types';
-import { StoreUnavailableError, type RedisBacking } from './types';
+import type { RedisBacking } from './types';
 import { AccountCache, type Change } from './mirror/account-cache';
-import { ChangeFeed } from './mirror/change-feed';
+import { ChangeFeed, type ChangeFeedStats } from './mirror/change-feed';
+import type { RedisStore } from './redis-store';
 import { readThrough, type ReadThrough } from './mirror/read-through';
 
 export interface MirrorOptions {
-  channel?: string;
-  /** How often this instance proves its subscription alive, ms. */
-  heartbeatMs?: number;
-  /** A subscription not heard from for this long is taken as lost, ms. */
+  /** How often the current change version is read, ms. */
+  pollMs?: number;
+  /** The mirror stops answering when its last confirmation is this old, ms. */
   staleAfterMs?: number;
+  /** How long a missing notice is waited for before the mirror is emptied instead, ms. */
+  gapGraceMs?: number;
   maxAccounts?: number;
   maxEntriesPerMap?: number;
   /** A backstop, ms: an account's mirror is rebuilt from Redis after this long whatever happened. */
@@ -65,7 +67,7 @@ export class MirroredStore implements GatewayStore {
   private readonly feed: ChangeFeed;
 
   constructor(
-    private readonly inner: GatewayStore & { client: Redis | Cluster },
+    private readonly inner: GatewayStore & Pick<RedisStore, 'client' | 'changes'>,
     subscriber: Redis | Cluster,
     options: MirrorOptions = {},
   ) {
@@ -74,21 +76,29 @@ export class MirroredStore implements GatewayStore {
       inner.client,
       subscriber,
       { onChange: (change) => this.cache.forget(change), onResync: () => this.cache.clear() },
-      options,
+      { ...options, ...inner.changes },
     );
+  }
+
+  /** Resyncs and notices heard, for metrics and tests. */
+  get feedStats(): Readonly<ChangeFeedStats> {
+    return this.feed.stats;
   }
 
   private read<T>(read: ReadThrough<T>): Promise<T> {
     return readThrough(this.cache, () => (this.stats.live = this.feed.mayServe()), this.stats, read);
   }
 
-  /** After a write is stored: forget it here at once (our own notice may come back later), then tell the others. */
-  private async announce(change: Change): Promise<void> {
-    this.cache.forget(change);
+  /**
+   * Runs a write (which the Redis store announces itself, atomically) and forgets what it
+   * changes here at once, whether it answered or not: a write that failed at the client may
+   * still have been applied, and our own notice may come back only after our next read.
+   */
+  private async write<T>(change: Change, operation: () => Promise<T>): Promise<T> {
     try {
-      await this.feed.announce(change);
-    } catch (error) {
-      throw new StoreUnavailableError('token store unavailable', { cause: error });
+      return await operation();
+    } finally {
+      this.cache.forget(change);
     }
   }
 
@@ -159,59 +169,46 @@ export class MirroredStore implements GatewayStore {
     });
   }
 
-  // Writes: stored first, then announced; a write that cannot be announced fails.
+  // Writes: stored and announced by the Redis store in one step; forgotten here at once.
 
-  async createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void> {
-    await this.inner.createAccount(account, firstAuthToken);
-    await this.announce({ t: 'account', k: account.apiKey });
+  createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void> {
+    return this.write({ t: 'account', k: account.apiKey }, () => this.inner.createAccount(account, firstAuthToken));
   }
 
-  async addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void> {
-    await this.inner.addAuthToken(apiKey, token);
-    await this.announce({ t: 'account', k: apiKey });
+  addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void> {
+    return this.write({ t: 'account', k: apiKey }, () => this.inner.addAuthToken(apiKey, token));
   }
 
-  async deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
-    const deleted = await this.inner.deleteAuthToken(apiKey, authTokenId);
-    await this.announce({ t: 'account', k: apiKey });
-    return deleted;
+  deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
+    return this.write({ t: 'account', k: apiKey }, () => this.inner.deleteAuthToken(apiKey, authTokenId));
   }
 
-  async setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
-    await this.inner.setSigningKey(apiKey, publicKeyPem);
-    await this.announce({ t: 'account', k: apiKey });
+  setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
+    return this.write({ t: 'account', k: apiKey }, () => this.inner.setSigningKey(apiKey, publicKeyPem));
   }
 
-  async deleteSigningKey(apiKey: string): Promise<boolean> {
-    const deleted = await this.inner.deleteSigningKey(apiKey);
-    await this.announce({ t: 'account', k: apiKey });
-    return deleted;
+  deleteSigningKey(apiKey: string): Promise<boolean> {
+    return this.write({ t: 'account', k: apiKey }, () => this.inner.deleteSigningKey(apiKey));
   }
 
-  async putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
-    await this.inner.putUser(apiKey, userId, entry);
-    await this.announce({ t: 'user', k: apiKey, u: userId });
+  putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
+    return this.write({ t: 'user', k: apiKey, u: userId }, () => this.inner.putUser(apiKey, userId, entry));
   }
 
-  async deleteUser(apiKey: string, userId: string): Promise<boolean> {
-    const deleted = await this.inner.deleteUser(apiKey, userId);
-    await this.announce({ t: 'user', k: apiKey, u: userId });
-    return deleted;
+  deleteUser(apiKey: string, userId: string): Promise<boolean> {
+    return this.write({ t: 'user', k: apiKey, u: userId }, () => this.inner.deleteUser(apiKey, userId));
   }
 
-  async revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
-    await this.inner.revokeToken(apiKey, jti, until);
-    await this.announce({ t: 'jti', k: apiKey, j: jti });
+  revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
+    return this.write({ t: 'jti', k: apiKey, j: jti }, () => this.inner.revokeToken(apiKey, jti, until));
   }
 
-  async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
-    await this.inner.revokeUser(apiKey, userId, before, until);
-    await this.announce({ t: 'user', k: apiKey, u: userId });
+  revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
+    return this.write({ t: 'user', k: apiKey, u: userId }, () => this.inner.revokeUser(apiKey, userId, before, until));
   }
 
-  async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
-    await this.inner.revokeOrganization(apiKey, organizationId, before, until);
-    await this.announce({ t: 'org', k: apiKey, o: organizationId });
+  revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
+    return this.write({ t: 'org', k: apiKey, o: organizationId }, () => this.inner.revokeOrganization(apiKey, organizationId, before, until));
   }
 
   // Everything else goes straight to Redis.

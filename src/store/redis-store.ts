@@ -51,20 +51,52 @@ import type {
 } from './types';
 import { maxScanned, pageOf, streamOf, streamsOf, type StreamEntry } from './audit-streams';
 import { MAX_DELIVERY_ATTEMPTS_KEPT, StoreUnavailableError, type RedisBacking } from './types';
+import type { Change } from './change';
 
 type RedisClient = Redis | Cluster;
 
-/** Raise a mark to `before` (never lower it) and keep it until `until`. */
-const RAISE_MARK_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local before = tonumber(ARGV[1])
-if before > current then current = before end
-local ttl = redis.call('PEXPIRETIME', KEYS[1])
-local untilMs = tonumber(ARGV[2])
-if ttl > untilMs then untilMs = ttl end
-redis.call('SET', KEYS[1], tostring(current), 'PXAT', untilMs)
-return current
+/**
+ * Every write that changes what a check reads, as one script: the write, the change's version
+ * and its notice happen together or not at all, so no writer can die, time out or lose its
+ * connection between storing a change and announcing it.
+ *
+ * KEYS: the keys written, then (when ARGV[3] is '') the change counter.
+ * ARGV: channel, notice (a JSON object without its version), version ('' = take the next one
+ * here), operation, then the operation's arguments.
+ */
+const CHANGE_SCRIPT = `
+local version = ARGV[3]
+if version == '' then version = redis.call('INCR', KEYS[#KEYS]) end
+local op = ARGV[4]
+local result
+if op == 'set' then
+  if ARGV[6] then result = redis.call('SET', KEYS[1], ARGV[5], 'PXAT', ARGV[6])
+  else result = redis.call('SET', KEYS[1], ARGV[5]) end
+elseif op == 'del' then result = redis.call('DEL', KEYS[1])
+elseif op == 'hset' then result = redis.call('HSET', KEYS[1], ARGV[5], ARGV[6])
+elseif op == 'hdel' then result = redis.call('HDEL', KEYS[1], ARGV[5])
+elseif op == 'account' then
+  redis.call('HSET', KEYS[1], 'id', ARGV[5], 'name', ARGV[6], 'apiKey', ARGV[7], 'createdAt', ARGV[8])
+  result = redis.call('HSET', KEYS[2], ARGV[9], ARGV[10])
+elseif op == 'mark' then
+  -- Raise a mark to ARGV[5] (never lower it) and keep it until ARGV[6] ms (never sooner).
+  local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local before = tonumber(ARGV[5])
+  if before > current then current = before end
+  local expiry = redis.call('PEXPIRETIME', KEYS[1])
+  local untilMs = tonumber(ARGV[6])
+  if expiry > untilMs then untilMs = expiry end
+  redis.call('SET', KEYS[1], tostring(current), 'PXAT', untilMs)
+  result = current
+else
+  return redis.error_reply('unknown change operation')
+end
+redis.call('PUBLISH', ARGV[1], '{"v":' .. version .. ',' .. string.sub(ARGV[2], 2))
+return result
 `;
+
+type ChangeOperation = ['set', string, string?] | ['del'] | ['hset', string, string] | ['hdel', string] | ['mark', string, string] |
+  ['account', string, string, string, string, string, string];
 
 /** The recorded first sighting, written by the first caller only. */
 const FIRST_SIGHTING_SCRIPT = `
@@ -134,12 +166,32 @@ export class RedisStore implements GatewayStore {
   redisBacking(): RedisBacking {
     return { client: this.client, prefix: this.prefix };
   }
+  /**
+   * Where changes are announced: every change bumps `versionKey` and publishes its notice on
+   * `channel`, with its version, in the same script (see CHANGE_SCRIPT).
+   */
+  readonly changes: { channel: string; versionKey: string };
 
   constructor(
     readonly client: RedisClient,
     private readonly prefix: string = 'tg:',
   ) {
     if (/[{}]/.test(prefix)) throw new Error('The Redis key prefix must not contain { or }.');
+    this.changes = { channel: `${prefix}mirror`, versionKey: `${prefix}mirror:v` };
+  }
+
+  /**
+   * Stores a change and announces it, atomically. On a single node the script also takes the
+   * version. On a Cluster the counter lives in another slot than the account, so the version is
+   * taken first and the script carries it: a version taken whose change never comes is a gap
+   * that readers resolve by emptying their mirror, never a change they miss.
+   */
+  private async change(keys: string[], notice: Change, operation: ChangeOperation): Promise<unknown> {
+    const { channel, versionKey } = this.changes;
+    const version = this.client.isCluster ? String(await this.client.incr(versionKey)) : '';
+    const allKeys = version === '' ? [...keys, versionKey] : keys;
+    const args = [channel, JSON.stringify(notice), version, ...(operation as Array<string | undefined>).filter((a): a is string => a !== undefined)];
+    return this.client.eval(CHANGE_SCRIPT, allKeys.length, ...allKeys, ...args);
   }
 
   private accountKey(apiKey: string, suffix: string): string {
@@ -187,16 +239,10 @@ export class RedisStore implements GatewayStore {
 
   async createAccount(account: AccountRecord, firstAuthToken: AuthTokenRecord): Promise<void> {
     await this.run(async () => {
-      await this.exec(
-        this.client
-          .multi()
-          .hset(this.accountKey(account.apiKey, 'a'), {
-            id: account.id,
-            name: account.name,
-            apiKey: account.apiKey,
-            createdAt: account.createdAt,
-          })
-          .hset(this.accountKey(account.apiKey, 'at'), firstAuthToken.id, encodeAuthToken(firstAuthToken)),
+      await this.change(
+        [this.accountKey(account.apiKey, 'a'), this.accountKey(account.apiKey, 'at')],
+        { t: 'account', k: account.apiKey },
+        ['account', account.id, account.name, account.apiKey, account.createdAt, firstAuthToken.id, encodeAuthToken(firstAuthToken)],
       );
       await this.client.set(this.idKey(account.id), account.apiKey);
     });
@@ -243,7 +289,9 @@ export class RedisStore implements GatewayStore {
   }
 
   async addAuthToken(apiKey: string, token: AuthTokenRecord): Promise<void> {
-    await this.run(() => this.client.hset(this.accountKey(apiKey, 'at'), token.id, encodeAuthToken(token)));
+    await this.run(() =>
+      this.change([this.accountKey(apiKey, 'at')], { t: 'account', k: apiKey }, ['hset', token.id, encodeAuthToken(token)]),
+    );
   }
 
   async listAuthTokens(apiKey: string): Promise<AuthTokenRecord[]> {
@@ -251,11 +299,13 @@ export class RedisStore implements GatewayStore {
   }
 
   async deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
-    return this.run(async () => (await this.client.hdel(this.accountKey(apiKey, 'at'), authTokenId)) === 1);
+    return this.run(
+      async () => (await this.change([this.accountKey(apiKey, 'at')], { t: 'account', k: apiKey }, ['hdel', authTokenId])) === 1,
+    );
   }
 
   async setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
-    await this.run(() => this.client.set(this.accountKey(apiKey, 'sk'), publicKeyPem));
+    await this.run(() => this.change([this.accountKey(apiKey, 'sk')], { t: 'account', k: apiKey }, ['set', publicKeyPem]));
   }
 
   async getSigningKey(apiKey: string): Promise<string | null> {
@@ -263,11 +313,13 @@ export class RedisStore implements GatewayStore {
   }
 
   async deleteSigningKey(apiKey: string): Promise<boolean> {
-    return this.run(async () => (await this.client.del(this.accountKey(apiKey, 'sk'))) === 1);
+    return this.run(async () => (await this.change([this.accountKey(apiKey, 'sk')], { t: 'account', k: apiKey }, ['del'])) === 1);
   }
 
   async putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
-    await this.run(() => this.client.set(this.accountKey(apiKey, `u:${userId}`), JSON.stringify(entry)));
+    await this.run(() =>
+      this.change([this.accountKey(apiKey, `u:${userId}`)], { t: 'user', k: apiKey, u: userId }, ['set', JSON.stringify(entry)]),
+    );
   }
 
   async getUser(apiKey: string, userId: string): Promise<UserEntry | null> {
@@ -278,7 +330,9 @@ export class RedisStore implements GatewayStore {
   }
 
   async deleteUser(apiKey: string, userId: string): Promise<boolean> {
-    return this.run(async () => (await this.client.del(this.accountKey(apiKey, `u:${userId}`))) === 1);
+    return this.run(
+      async () => (await this.change([this.accountKey(apiKey, `u:${userId}`)], { t: 'user', k: apiKey, u: userId }, ['del'])) === 1,
+    );
   }
 
   async recordIssuedToken(record: IssuedTokenRecord): Promise<void> {
@@ -299,15 +353,17 @@ export class RedisStore implements GatewayStore {
   }
 
   async revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
-    await this.run(() => this.client.set(this.accountKey(apiKey, `r:${jti}`), '1', 'PXAT', until * 1000));
+    await this.run(() =>
+      this.change([this.accountKey(apiKey, `r:${jti}`)], { t: 'jti', k: apiKey, j: jti }, ['set', '1', String(until * 1000)]),
+    );
   }
 
   async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
-    await this.raiseMark(this.accountKey(apiKey, `ru:${userId}`), before, until);
+    await this.raiseMark(this.accountKey(apiKey, `ru:${userId}`), { t: 'user', k: apiKey, u: userId }, before, until);
   }
 
   async revokeOrganization(apiKey: string, organizationId: string, before: number, until: number): Promise<void> {
-    await this.raiseMark(this.accountKey(apiKey, `ro:${organizationId}`), before, until);
+    await this.raiseMark(this.accountKey(apiKey, `ro:${organizationId}`), { t: 'org', k: apiKey, o: organizationId }, before, until);
   }
 
   private auditKey(stream: string): string {
@@ -543,8 +599,8 @@ export class RedisStore implements GatewayStore {
     );
   }
 
-  private async raiseMark(key: string, before: number, until: number): Promise<void> {
-    await this.run(() => this.client.eval(RAISE_MARK_SCRIPT, 1, key, String(before), String(until * 1000)));
+  private async raiseMark(key: string, notice: Change, before: number, until: number): Promise<void> {
+    await this.run(() => this.change([key], notice, ['mark', String(before), String(until * 1000)]));
   }
 
   async getTokenContext(query: TokenContextQuery): Promise<TokenContext> {

@@ -54,7 +54,7 @@ export async function makeStore(kind: StoreKind, clock?: Clock, mirror?: MirrorO
   });
   const store =
     kind === 'redis' && mirror
-      ? new MirroredStore(new RedisStore(client, prefix), client.duplicate(), { channel: `${prefix}mirror`, ...mirror })
+      ? new MirroredStore(new RedisStore(client, prefix), client.duplicate(), mirror)
       : redisStore(client, prefix, kind === 'redis');
   return {
     store,

@@ -6,14 +6,10 @@
  * dropped when, meanwhile, the account was told of a change (its generation moved), the cache
  * was emptied (the epoch moved) or the account's entry was evicted or rebuilt.
  */
+import type { Change } from '../change';
 import type { AccountRecord, AuthTokenRecord, UserEntry } from '../types';
 
-/** What a notice names: a whole account, or one token, user or organization of it. */
-export type Change =
-  | { t: 'account'; k: string }
-  | { t: 'jti'; k: string; j: string }
-  | { t: 'user'; k: string; u: string }
-  | { t: 'org'; k: string; o: string };
+export type { Change };
 
 /** `undefined` = not cached; `null` = cached as absent. */
 export interface AccountEntry {

@@ -69,6 +69,7 @@ export const DEFAULT_STORE_READY_TIMEOUT_MS = 10_000;
 /** The store's address as a message may show it: no user name or password. */
 function storeAddress(config: Config): string {
   if (config.redisCluster) return `the Redis Cluster at ${config.redisCluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (config.redisSentinel) return `the Redis primary ${config.redisSentinel.name} of the Sentinels at ${config.redisSentinel.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
   if (!config.redis) return 'the in-memory store';
   try {
     const url = new URL(config.redis.url);

@@ -38,9 +38,9 @@ export async function runClusterPrimary(config: Config, logger: Logger, options:
   const maxRestartDelayMs = options.maxRestartDelayMs ?? 5_000;
   const stableAfterMs = options.stableAfterMs ?? 10_000;
 
-  if (!config.redis && !config.redisCluster) {
+  if (!config.redis && !config.redisCluster && !config.redisSentinel) {
     const message =
-      `WORKERS=${config.workers} needs a shared store: set REDIS_URL or REDIS_CLUSTER_NODES ` +
+      `WORKERS=${config.workers} needs a shared store: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES ` +
       '(with the in-memory store every worker would keep its own accounts, tokens and revocations).';
     logger.fatal(message);
     process.stderr.write(`${message}\n`);

@@ -147,6 +147,22 @@ const issuer = optionalString.refine(
   { message: 'JWT_ISSUER must be an http(s) URL such as https://auth.example.com.' },
 );
 
+/** A comma list of host:port (IPv6 hosts in brackets). */
+const hostPorts = (name: string) =>
+  list.transform((items, ctx) => {
+    const nodes: Array<{ host: string; port: number }> = [];
+    for (const item of items) {
+      const match = /^(.+):(\d{1,5})$/.exec(item);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a comma list of host:port, got "${item}".` });
+        return z.NEVER;
+      }
+      nodes.push({ host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port });
+    }
+    return nodes;
+  });
+
 /** TRUST_PROXY: unset/false (the socket peer is the client), a hop count, or addresses/subnets to trust. */
 const trustProxy = z
   .string()
@@ -179,19 +195,15 @@ const envSchema = z
     ),
     REDIS_PREFIX: optionalString.transform((v) => v ?? 'tg:'),
     REDIS_MIRROR: bool('REDIS_MIRROR', true),
-    REDIS_CLUSTER_NODES: list.transform((items, ctx) => {
-      const nodes: Array<{ host: string; port: number }> = [];
-      for (const item of items) {
-        const match = /^(.+):(\d{1,5})$/.exec(item);
-        const port = Number(match?.[2]);
-        if (!match || port < 1 || port > 65535) {
-          ctx.addIssue({ code: 'custom', message: `REDIS_CLUSTER_NODES must be a comma list of host:port, got "${item}".` });
-          return z.NEVER;
-        }
-        nodes.push({ host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port });
-      }
-      return nodes;
-    }),
+    REDIS_CLUSTER_NODES: hostPorts('REDIS_CLUSTER_NODES'),
+    REDIS_SENTINELS: hostPorts('REDIS_SENTINELS'),
+    REDIS_SENTINEL_NAME: optionalString.transform((v) => v ?? 'mymaster'),
+    REDIS_USERNAME: optionalString,
+    // Not trimmed: a password may end in a space.
+    REDIS_PASSWORD: z.string().optional().transform((v) => (v === '' ? undefined : v)),
+    REDIS_TLS: bool('REDIS_TLS', false),
+    REDIS_TLS_CA_FILE: optionalString,
+    REDIS_WAIT_TIMEOUT_MS: int('REDIS_WAIT_TIMEOUT_MS', 500, 1, 60_000),
     ADMIN_TOKEN: optionalString.pipe(
       z.union([z.undefined(), z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters.')]),
     ),
@@ -250,10 +262,9 @@ const isSet = (raw: NodeJS.ProcessEnv, name: string) => (raw[name] ?? '').trim()
  */
 function combinationProblems(raw: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  const redis = isSet(raw, 'REDIS_URL') || isSet(raw, 'REDIS_CLUSTER_NODES');
-  if (isSet(raw, 'REDIS_URL') && isSet(raw, 'REDIS_CLUSTER_NODES')) {
-    problems.push('REDIS_CLUSTER_NODES and REDIS_URL name two different stores: set only one of them.');
-  }
+  const stores = ['REDIS_CLUSTER_NODES', 'REDIS_URL', 'REDIS_SENTINELS'].filter((name) => isSet(raw, name));
+  const redis = stores.length > 0;
+  if (stores.length > 1) problems.push(`${stores.join(' and ')} name different stores: set only one of them.`);
   if (raw.STORE?.trim() === 'memory' && redis) {
     problems.push('STORE=memory asks for the in-memory store, but a Redis store is configured too: set only one of them.');
   }
@@ -266,7 +277,7 @@ function combinationProblems(raw: NodeJS.ProcessEnv): string[] {
   }
   if (!redis && raw.STORE?.trim() !== 'memory') {
     problems.push(
-      'NODE_ENV=production needs a shared store: set REDIS_URL (or REDIS_CLUSTER_NODES). The in-memory store forgets ' +
+      'NODE_ENV=production needs a shared store: set REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES). The in-memory store forgets ' +
         'every account and revocation on a restart; set STORE=memory to run on it anyway.',
     );
   }
@@ -475,6 +486,10 @@ export interface Config {
   redis: { url: string; prefix: string } | undefined;
   /** REDIS_CLUSTER_NODES: the store is a Redis Cluster reached through these seed nodes. */
   redisCluster?: { nodes: Array<{ host: string; port: number }>; prefix: string } | undefined;
+  /** REDIS_SENTINELS: the store is the primary these Sentinels name REDIS_SENTINEL_NAME. */
+  redisSentinel?: { sentinels: Array<{ host: string; port: number }>; name: string; prefix: string } | undefined;
+  /** How every Redis connection (URL, Sentinel, Cluster) authenticates and encrypts; how long a durable write waits. */
+  redisConnection: { username?: string; password?: string; tls: boolean; caFile?: string; waitTimeoutMs: number };
   /** REDIS_MIRROR: keep what checks read in a local mirror kept current through pub/sub. */
   redisMirror: boolean;
   adminToken: string | undefined;
@@ -560,6 +575,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
     redisCluster:
       e.REDIS_CLUSTER_NODES.length > 0 ? { nodes: e.REDIS_CLUSTER_NODES, prefix: e.REDIS_PREFIX } : undefined,
+    redisSentinel:
+      e.REDIS_SENTINELS.length > 0 ? { sentinels: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, prefix: e.REDIS_PREFIX } : undefined,
+    redisConnection: {
+      ...(e.REDIS_USERNAME ? { username: e.REDIS_USERNAME } : {}),
+      ...(e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {}),
+      tls: e.REDIS_TLS || (e.REDIS_URL?.startsWith('rediss://') ?? false),
+      ...(e.REDIS_TLS_CA_FILE ? { caFile: e.REDIS_TLS_CA_FILE } : {}),
+      waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
+    },
     redisMirror: e.REDIS_MIRROR,
     adminToken: e.ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,

@@ -177,3 +177,58 @@ describe('loadConfig', () => {
     await expect(loadStartupConfig({ ...PRODUCTION, KEYS_DIR: emptyKeys })).resolves.toMatchObject({ keysDir: emptyKeys });
   });
 });
+
+describe('Redis connection settings (contract §8)', () => {
+  test('REDIS_SENTINELS names the Sentinels, REDIS_SENTINEL_NAME the primary (default mymaster)', () => {
+    const config = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379, s2.internal:26380' });
+    expect(config.redisSentinel).toEqual({
+      sentinels: [
+        { host: '127.0.0.1', port: 26379 },
+        { host: 's2.internal', port: 26380 },
+      ],
+      name: 'mymaster',
+      prefix: 'tg:',
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 'h:1', REDIS_SENTINEL_NAME: 'gw' }).redisSentinel?.name).toBe('gw');
+    expect(() => loadConfig({ REDIS_SENTINELS: 'h' })).toThrow(/REDIS_SENTINELS must be a comma list of host:port/);
+  });
+
+  test.each([
+    [{ REDIS_URL: 'redis://h:1', REDIS_SENTINELS: 'h:2' }, /REDIS_URL and REDIS_SENTINELS name different stores/],
+    [{ REDIS_CLUSTER_NODES: 'h:1', REDIS_SENTINELS: 'h:2' }, /REDIS_CLUSTER_NODES and REDIS_SENTINELS/],
+  ])('exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES selects Redis (%o)', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test('credentials, TLS and the replica wait apply to every Redis; rediss:// turns TLS on', () => {
+    expect(loadConfig({}).redisConnection).toEqual({ tls: false, waitTimeoutMs: 500 });
+    expect(loadConfig({ REDIS_URL: 'rediss://h:6380' }).redisConnection.tls).toBe(true);
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: 'h:1',
+      REDIS_USERNAME: 'gateway',
+      REDIS_PASSWORD: ' pass word ',
+      REDIS_TLS: 'true',
+      REDIS_TLS_CA_FILE: '/etc/ca.pem',
+      REDIS_WAIT_TIMEOUT_MS: '800',
+    });
+    expect(config.redisConnection).toEqual({
+      username: 'gateway',
+      password: ' pass word ',
+      tls: true,
+      caFile: '/etc/ca.pem',
+      waitTimeoutMs: 800,
+    });
+    expect(() => loadConfig({ REDIS_WAIT_TIMEOUT_MS: '0' })).toThrow(/REDIS_WAIT_TIMEOUT_MS/);
+  });
+
+  test('a bad setting never echoes the Redis password', () => {
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: 'http://user:s3cret-pass@h', REDIS_PASSWORD: 's3cret-pass', REDIS_TLS: 'maybe' });
+    } catch (error) {
+      message = String(error);
+    }
+    expect(message).toMatch(/REDIS_URL/);
+    expect(message).not.toContain('s3cret-pass');
+  });
+});

@@ -132,6 +132,12 @@ export interface RedisConnectionOptions {
   /** How long one command may take before the store counts as unavailable, ms. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** ACL user name and password (REDIS_USERNAME, REDIS_PASSWORD). */
+  username?: string;
+  password?: string;
+  /** TLS on; `ca` (PEM) for a private CA (REDIS_TLS, rediss://, REDIS_TLS_CA_FILE). */
+  tls?: boolean;
+  ca?: string | Buffer;
 }
 
 /** Options that make a dead or hung Redis fail fast instead of queueing requests. */
@@ -144,11 +150,14 @@ export function failFastRedisOptions(options: RedisConnectionOptions = {}): Redi
     // Reconnect quickly and forever: the gateway recovers by itself once Redis is back.
     retryStrategy: (times) => Math.min(100 * times, 1000),
     lazyConnect: false,
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(options.tls ? { tls: options.ca !== undefined ? { ca: options.ca } : {} } : {}),
   };
 }
 
 export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
-  return new Redis(url, failFastRedisOptions(options));
+  return new Redis(url, failFastRedisOptions({ ...options, tls: options.tls || url.startsWith('rediss://') }));
 }
 
 export function createRedisClusterClient(nodes: ClusterNode[], options: RedisConnectionOptions = {}): Cluster {
@@ -158,6 +167,40 @@ export function createRedisClusterClient(nodes: ClusterNode[], options: RedisCon
     clusterRetryStrategy: redisOptions.retryStrategy,
     redisOptions,
   });
+}
+
+/**
+ * The primary that `sentinels` name `name`. The Sentinels are asked without credentials (they
+ * usually have none), over TLS when TLS is on. On `+switch-master` the client drops its
+ * connection and asks the Sentinels again (failoverDetector), and it never gives up
+ * reconnecting, so the gateway follows a failover by itself.
+ */
+export function createRedisSentinelClient(
+  sentinels: Array<{ host: string; port: number }>,
+  name: string,
+  options: RedisConnectionOptions = {},
+): Redis {
+  const base = failFastRedisOptions(options);
+  return new Redis({
+    ...base,
+    sentinels,
+    name,
+    role: 'master',
+    failoverDetector: true,
+    sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
+    sentinelReconnectStrategy: () => 200,
+    ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: base.tls ?? {} } : {}),
+  });
+}
+
+export interface DurabilityOptions {
+  /**
+   * How long a revocation (or auth-token deletion, signing-key change) may wait for every
+   * replica the primary reports to acknowledge it, ms; past it the write answers 503.
+   */
+  waitTimeoutMs?: number;
+  /** Replicas required even when the primary reports fewer (1 under Sentinel). */
+  minReplicas?: number;
 }
 
 export class RedisStore implements GatewayStore {
@@ -172,12 +215,44 @@ export class RedisStore implements GatewayStore {
    */
   readonly changes: { channel: string; versionKey: string };
 
+  private readonly waitTimeoutMs: number;
+  private readonly minReplicas: number;
+
   constructor(
     readonly client: RedisClient,
     private readonly prefix: string = 'tg:',
+    durability: DurabilityOptions = {},
   ) {
     if (/[{}]/.test(prefix)) throw new Error('The Redis key prefix must not contain { or }.');
     this.changes = { channel: `${prefix}mirror`, versionKey: `${prefix}mirror:v` };
+    this.waitTimeoutMs = durability.waitTimeoutMs ?? 500;
+    this.minReplicas = durability.minReplicas ?? 0;
+  }
+
+  /**
+   * Contract §8: a change that must survive a failover (a revocation, a deleted auth token, a
+   * signing key set or removed) is answered only once every replica the primary reports (and
+   * at least `minReplicas`) has it. WAIT counts the writes of this connection, so it runs on
+   * the connection that wrote; on a Cluster a pipeline led by the account's key takes it to the
+   * account's primary. WAIT is asked in slices shorter than the command timeout.
+   */
+  private async replicated(accountKey: string): Promise<void> {
+    const onPrimary = () => this.client.pipeline().exists(accountKey);
+    const [, info] = await this.exec(onPrimary().info('replication'));
+    const reported = Number(/connected_slaves:(\d+)/.exec(String(info))?.[1] ?? 0);
+    const needed = Math.max(reported, this.minReplicas);
+    if (needed === 0) return;
+    const deadline = Date.now() + this.waitTimeoutMs;
+    for (;;) {
+      const slice = Math.max(1, Math.min(200, deadline - Date.now()));
+      const [, acknowledged] = await this.exec(onPrimary().wait(needed, slice));
+      if (Number(acknowledged) >= needed) return;
+      if (Date.now() >= deadline) {
+        throw new StoreUnavailableError('token store unavailable', {
+          cause: new Error(`${String(acknowledged)} of ${needed} replicas acknowledged the change within ${this.waitTimeoutMs} ms`),
+        });
+      }
+    }
   }
 
   /**
@@ -299,13 +374,20 @@ export class RedisStore implements GatewayStore {
   }
 
   async deleteAuthToken(apiKey: string, authTokenId: string): Promise<boolean> {
-    return this.run(
-      async () => (await this.change([this.accountKey(apiKey, 'at')], { t: 'account', k: apiKey }, ['hdel', authTokenId])) === 1,
-    );
+    return this.run(async () => {
+      const key = this.accountKey(apiKey, 'at');
+      const deleted = (await this.change([key], { t: 'account', k: apiKey }, ['hdel', authTokenId])) === 1;
+      await this.replicated(key);
+      return deleted;
+    });
   }
 
   async setSigningKey(apiKey: string, publicKeyPem: string): Promise<void> {
-    await this.run(() => this.change([this.accountKey(apiKey, 'sk')], { t: 'account', k: apiKey }, ['set', publicKeyPem]));
+    await this.run(async () => {
+      const key = this.accountKey(apiKey, 'sk');
+      await this.change([key], { t: 'account', k: apiKey }, ['set', publicKeyPem]);
+      await this.replicated(key);
+    });
   }
 
   async getSigningKey(apiKey: string): Promise<string | null> {
@@ -313,7 +395,12 @@ export class RedisStore implements GatewayStore {
   }
 
   async deleteSigningKey(apiKey: string): Promise<boolean> {
-    return this.run(async () => (await this.change([this.accountKey(apiKey, 'sk')], { t: 'account', k: apiKey }, ['del'])) === 1);
+    return this.run(async () => {
+      const key = this.accountKey(apiKey, 'sk');
+      const deleted = (await this.change([key], { t: 'account', k: apiKey }, ['del'])) === 1;
+      await this.replicated(key);
+      return deleted;
+    });
   }
 
   async putUser(apiKey: string, userId: string, entry: UserEntry): Promise<void> {
@@ -353,9 +440,11 @@ export class RedisStore implements GatewayStore {
   }
 
   async revokeToken(apiKey: string, jti: string, until: number): Promise<void> {
-    await this.run(() =>
-      this.change([this.accountKey(apiKey, `r:${jti}`)], { t: 'jti', k: apiKey, j: jti }, ['set', '1', String(until * 1000)]),
-    );
+    await this.run(async () => {
+      const key = this.accountKey(apiKey, `r:${jti}`);
+      await this.change([key], { t: 'jti', k: apiKey, j: jti }, ['set', '1', String(until * 1000)]);
+      await this.replicated(key);
+    });
   }
 
   async revokeUser(apiKey: string, userId: string, before: number, until: number): Promise<void> {
@@ -600,7 +689,10 @@ export class RedisStore implements GatewayStore {
   }
 
   private async raiseMark(key: string, notice: Change, before: number, until: number): Promise<void> {
-    await this.run(() => this.change([key], notice, ['mark', String(before), String(until * 1000)]));
+    await this.run(async () => {
+      await this.change([key], notice, ['mark', String(before), String(until * 1000)]);
+      await this.replicated(key);
+    });
   }
 
   async getTokenContext(query: TokenContextQuery): Promise<TokenContext> {

@@ -104,6 +104,13 @@ function pair(listenPort, targetPort) {
     });
 
     upstream.on('data', (chunk) => {
+      if (faults.drop.length === 0 && downBuffer.length === 0) {
+        // Nothing to drop: pass bytes as they come (a replication stream is not all RESP).
+        later(faults.delayDown, () => {
+          if (!closed && !cutOff) client.write(chunk);
+        });
+        return;
+      }
       downBuffer = Buffer.concat([downBuffer, chunk]);
       const out = [];
       let at = 0;

@@ -13,6 +13,7 @@ import { systemClock } from './clock';
 import { ConfigError, DEFAULT_KEYS_DIR, loadConfig, type Config } from './config';
 import { ensureSigningKey, KeyLoadError, KeyRing } from './keys';
 import { ConnectionTracker, drain } from './http/shutdown';
+import { BoundedLogDestination } from './http/log-destination';
 import { createLogger } from './http/logging';
 import type { GatewayStore } from './store';
 import type { Tracer } from './tracing';
@@ -32,14 +33,17 @@ const STORE_WAIT_AT_START_MS = 2000;
 export interface StartOptions {
   /** Tracing started for this process (src/tracing/sdk.ts): its tracer, and its flush at shutdown. */
   tracing?: Pick<RunningTracing, 'tracer' | 'shutdown'>;
+  /** Where the log goes (stdout, bounded): its dropped-line count is a metric, and shutdown flushes it briefly. */
+  logDestination?: BoundedLogDestination;
 }
 
 export async function startGateway(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningGateway> {
   // Loaded here, after any tracing start (see the top of this file).
-  const [{ createApp }, { createStore, waitForStore }, http] = await Promise.all([
+  const [{ createApp }, { createStore, waitForStore }, http, { GatewayMetrics }] = await Promise.all([
     import('./app'),
     import('./store'),
     import('node:http'),
+    import('./http/metrics'),
   ]);
   const { tracing } = options;
   const tracer: Tracer | undefined = tracing?.tracer;
@@ -70,7 +74,9 @@ export async function startGateway(config: Config, logger: Logger, options: Star
   logger.info({ kid: keyRing.signingKey().kid, keys: keyRing.activeKeys().length }, 'signing keys loaded');
 
   const lifecycle = { shuttingDown: false };
-  const { app, webhooks } = createApp({ config, store, keyRing, clock, logger, lifecycle, ...(tracer ? { tracer } : {}) });
+  const { logDestination } = options;
+  const metrics = new GatewayMetrics(logDestination ? { droppedLogLines: () => logDestination.dropped } : {});
+  const { app, webhooks } = createApp({ config, store, keyRing, clock, logger, lifecycle, metrics, ...(tracer ? { tracer } : {}) });
   // Webhook deliveries (contract §10): every instance takes its share from the store's queue.
   webhooks.start();
 
@@ -115,6 +121,8 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       await tracing?.shutdown().catch((error: Error) => logger.warn({ err: error.message }, 'trace export at shutdown failed'));
       if (clean) logger.info('shutdown complete');
       else logger.warn({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown timed out: remaining connections destroyed');
+      // The last lines get a moment, never more: a stuck log consumer must not hold the exit.
+      await logDestination?.flush(500);
       return clean ? 0 : 1;
     })();
     return shuttingDown;
@@ -152,7 +160,8 @@ async function main(): Promise<void> {
   }
   // With tracing on, every line written while a traced request is handled carries its ids.
   const mixin = config.tracing ? (await import('./tracing/log-fields')).traceLogFields : undefined;
-  const logger = createLogger(config.logLevel, undefined, mixin ? { mixin } : {});
+  const logDestination = new BoundedLogDestination();
+  const logger = createLogger(config.logLevel, logDestination, mixin ? { mixin } : {});
   // WORKERS=N: this process only supervises N workers, each of which runs main() again.
   const { isClusterPrimary, runClusterPrimary } = await import('./cluster');
   if (isClusterPrimary(config)) process.exit(await runClusterPrimary(config, logger));
@@ -168,7 +177,7 @@ async function main(): Promise<void> {
   }
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(config, logger, tracing ? { tracing } : {});
+    gateway = await startGateway(config, logger, { logDestination, ...(tracing ? { tracing } : {}) });
   } catch (error) {
     const message = error instanceof KeyLoadError ? error.message : error instanceof Error ? error.message : String(error);
     logger.fatal({ err: { message } }, 'token-gateway could not start');

@@ -37,6 +37,8 @@ export type StoreErrorSource = 'request' | 'connection';
 export interface GatewayMetricsOptions {
   /** Process metrics (CPU, memory, event loop, GC); on by default. */
   defaultMetrics?: boolean;
+  /** How many log lines the log destination has dropped so far (a stuck log consumer). */
+  droppedLogLines?: () => number;
 }
 
 export class GatewayMetrics {
@@ -52,6 +54,16 @@ export class GatewayMetrics {
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
+    const droppedLogLines = options.droppedLogLines;
+    new Counter({
+      name: 'gateway_log_lines_dropped_total',
+      help: 'Log lines dropped because the log consumer did not keep up (the log buffer was full).',
+      registers,
+      collect() {
+        this.reset();
+        if (droppedLogLines) this.inc(droppedLogLines());
+      },
+    });
     this.httpRequests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by route pattern, method and status.',

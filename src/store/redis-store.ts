@@ -24,6 +24,8 @@
  *   P{wh}:q                stream the webhook delivery queue, read by the consumer group
  *                                 "deliverers"; an entry is deleted once settled
  *   P{wh}:r                zset   retries (JSON) by due time, ms; moved into the queue when due
+ *   Pmirror:v              string the change counter (every change to what checks read bumps it)
+ *   channel Pmirror        each change's notice, {"v":<version>,"t":...}, see CHANGE_SCRIPT
  *
  * Every expiry is absolute (PXAT), taken from token times, so nothing grows without bound.
  * Failures never wait on a queue: the client is built with the offline queue off and a

@@ -57,12 +57,13 @@ export interface MirrorStats {
   hits: number;
   misses: number;
   bypasses: number;
-  live: boolean;
+  readonly live: boolean;
 }
 
 export class MirroredStore implements GatewayStore {
   readonly kind = 'redis' as const;
-  readonly stats: MirrorStats = { hits: 0, misses: 0, bypasses: 0, live: false };
+  /** Reads answered from the mirror, read through it, or sent past it; `live`: whether it may answer now. */
+  readonly stats: MirrorStats;
   private readonly cache: AccountCache;
   private readonly feed: ChangeFeed;
 
@@ -78,6 +79,15 @@ export class MirroredStore implements GatewayStore {
       { onChange: (change) => this.cache.forget(change), onResync: () => this.cache.clear() },
       { ...options, ...inner.changes },
     );
+    const feed = this.feed;
+    this.stats = {
+      hits: 0,
+      misses: 0,
+      bypasses: 0,
+      get live() {
+        return feed.mayServe();
+      },
+    };
   }
 
   /** Resyncs and notices heard, for metrics and tests. */
@@ -86,7 +96,7 @@ export class MirroredStore implements GatewayStore {
   }
 
   private read<T>(read: ReadThrough<T>): Promise<T> {
-    return readThrough(this.cache, () => (this.stats.live = this.feed.mayServe()), this.stats, read);
+    return readThrough(this.cache, () => this.feed.mayServe(), this.stats, read);
   }
 
   /**

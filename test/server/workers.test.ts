@@ -97,7 +97,7 @@ test('WORKERS=2 without a shared store is refused', async () => {
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code).toBe(2);
-    expect(stderr).toMatch(/WORKERS=2 needs a shared store: set REDIS_URL or REDIS_CLUSTER_NODES/);
+    expect(stderr).toMatch(/WORKERS=2 needs a shared store: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES/);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -57,9 +57,10 @@ export async function startThrowawaySentinels(name = 'mymaster'): Promise<Throwa
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const primary = await startThrowawayRedis();
+    const primary = await startThrowawayRedis(undefined, ['--dir', dir]);
     started.push(primary);
-    const steadyReplica = await startThrowawayRedis(undefined, ['--replicaof', '127.0.0.1', String(primary.port), '--replica-priority', '0']);
+    // Replicas write the RDB a full sync sends them: into the temporary folder, not the working one.
+    const steadyReplica = await startThrowawayRedis(undefined, ['--replicaof', '127.0.0.1', String(primary.port), '--replica-priority', '0', '--dir', dir]);
     started.push(steadyReplica);
     const link = await startFaultProxy([primary.port]);
     started.push(link);
@@ -68,6 +69,7 @@ export async function startThrowawaySentinels(name = 'mymaster'): Promise<Throwa
       '--replica-priority', '100',
       // Announce its own port, not the proxy's view of it, so Sentinels reach it directly.
       '--replica-announce-ip', '127.0.0.1',
+      '--dir', dir,
     ]);
     started.push(laggingReplica);
     const admin = new Redis(primary.url);

@@ -5,6 +5,9 @@
  * the replica's replication link through a fault proxy: first slowed (so that a gateway that
  * did not wait would answer before the replica has the change), then hung.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { createRedisClient, RedisStore, StoreUnavailableError } from '../../src/store';
 import { startFaultProxy, type FaultProxy } from '../setup/fault-proxy';
@@ -22,11 +25,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   let link: FaultProxy;
   let store: RedisStore;
   let replicaClient: Redis;
+  let dir = '';
 
   beforeAll(async () => {
     primary = await startThrowawayRedis();
     link = await startFaultProxy([primary.port]);
-    replica = await startThrowawayRedis(undefined, ['--replicaof', '127.0.0.1', String(link.ports.get(primary.port))]);
+    // A replica writes the RDB a full sync sends it: into a temporary folder, not the working one.
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tg-durability-'));
+    replica = await startThrowawayRedis(undefined, ['--replicaof', '127.0.0.1', String(link.ports.get(primary.port)), '--dir', dir]);
     const primaryClient = new Redis(primary.url);
     for (let i = 0; !/slave0:.*state=online/.test(await primaryClient.info('replication')); i++) {
       if (i > 200) throw new Error('the replica never came online');
@@ -45,6 +51,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await link?.stop();
     await replica?.stop();
     await primary?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
   afterEach(async () => {
     link.resume();

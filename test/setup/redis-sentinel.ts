@@ -38,7 +38,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
   }
 }
 
-export async function startThrowawaySentinels(name = 'mymaster'): Promise<ThrowawaySentinels> {
+/** `password`: every Redis requires it (requirepass, masterauth), and the Sentinels use it (auth-pass). */
+export async function startThrowawaySentinels(name = 'mymaster', options: { password?: string } = {}): Promise<ThrowawaySentinels> {
+  const auth = options.password ? ['--requirepass', options.password, '--masterauth', options.password] : [];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-redis-sentinel-'));
   const sentinelProcesses: ChildProcess[] = [];
   const started: Array<{ stop(): Promise<void> }> = [];
@@ -57,10 +59,10 @@ export async function startThrowawaySentinels(name = 'mymaster'): Promise<Throwa
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const primary = await startThrowawayRedis(undefined, ['--dir', dir]);
+    const primary = await startThrowawayRedis(undefined, ['--dir', dir, ...auth]);
     started.push(primary);
     // Replicas write the RDB a full sync sends them: into the temporary folder, not the working one.
-    const steadyReplica = await startThrowawayRedis(undefined, ['--replicaof', '127.0.0.1', String(primary.port), '--replica-priority', '0', '--dir', dir]);
+    const steadyReplica = await startThrowawayRedis(undefined, ['--replicaof', '127.0.0.1', String(primary.port), '--replica-priority', '0', '--dir', dir, ...auth]);
     started.push(steadyReplica);
     const link = await startFaultProxy([primary.port]);
     started.push(link);
@@ -70,9 +72,10 @@ export async function startThrowawaySentinels(name = 'mymaster'): Promise<Throwa
       // Announce its own port, not the proxy's view of it, so Sentinels reach it directly.
       '--replica-announce-ip', '127.0.0.1',
       '--dir', dir,
+      ...auth,
     ]);
     started.push(laggingReplica);
-    const admin = new Redis(primary.url);
+    const admin = new Redis(primary.url, options.password ? { password: options.password } : {});
     await until('both replicas online', async () => {
       const info = await admin.info('replication');
       return /slave0:.*state=online/.test(info) && /slave1:.*state=online/.test(info);
@@ -93,6 +96,7 @@ export async function startThrowawaySentinels(name = 'mymaster'): Promise<Throwa
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 10000`,
           `sentinel parallel-syncs ${name} 1`,
+          ...(options.password ? [`sentinel auth-pass ${name} ${options.password}`] : []),
         ].join('\n') + '\n',
       );
       sentinelProcesses.push(spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' }));

@@ -7,13 +7,21 @@ import net from 'node:net';
 import Redis from 'ioredis';
 
 export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
     return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
+  } catch (error) {
+    // A server that requires a password answers, with NOAUTH: it is up.
+    return /NOAUTH/.test(String(error));
   } finally {
     client.disconnect();
   }

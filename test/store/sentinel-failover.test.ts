@@ -140,3 +140,32 @@ const PREFIX = 'tgsentinel:';
     expect(report.failoverMs).toBeLessThan(30_000);
   });
 });
+
+(hasRedisServerBinary() ? describe : describe.skip)('Redis Sentinel with a password', () => {
+  test('REDIS_PASSWORD reaches the primary the Sentinels name; without it the store is unavailable', async () => {
+    const password = 'sentinel-test-secret-pw';
+    const deployment = await startThrowawaySentinels('mymaster', { password });
+    const settings = { REDIS_SENTINELS: deployment.sentinelsList, REDIS_PREFIX: PREFIX };
+    const withPassword = createStore(loadConfig({ ...settings, REDIS_PASSWORD: password }), { clock: systemClock });
+    const without = createStore(loadConfig(settings), { clock: systemClock });
+    try {
+      let answered = false;
+      for (let i = 0; i < 100 && !answered; i++) {
+        answered = await withPassword.ping().then(() => true, () => false);
+        if (!answered) await sleep(50);
+      }
+      expect(answered).toBe(true);
+      // A durable change: written on the primary, acknowledged by its replicas.
+      await withPassword.revokeToken('ak_pw', 'j1', Math.floor(Date.now() / 1000) + 60);
+      expect((await withPassword.getTokenContext({ apiKey: 'ak_pw', jti: 'j1' })).tokenRevoked).toBe(true);
+      const error = await without.ping().then(() => undefined, (e: unknown) => e);
+      expect(String(error)).toMatch(/token store unavailable/);
+      expect(`${String(error)} ${String((error as Error).cause)}`).not.toContain(password);
+    } finally {
+      await withPassword.close();
+      await without.close();
+      await deployment.stop();
+    }
+  });
+});
+

@@ -23,8 +23,8 @@ export function hasRedisClusterBinaries(): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function clusterInfo(port: number): Promise<string> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+async function clusterInfo(port: number, password?: string): Promise<string> {
+  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(password ? { password } : {}) });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -36,8 +36,11 @@ async function clusterInfo(port: number): Promise<string> {
   }
 }
 
-/** Starts a 3-master cluster and waits until every node reports cluster_state:ok. */
-export async function startThrowawayRedisCluster(masters = 3, timeoutMs = 30_000): Promise<ThrowawayRedisCluster> {
+/**
+ * Starts a 3-master cluster and waits until every node reports cluster_state:ok. `password`:
+ * every node requires it (requirepass, masterauth).
+ */
+export async function startThrowawayRedisCluster(masters = 3, timeoutMs = 30_000, password?: string): Promise<ThrowawayRedisCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-redis-cluster-'));
   const children: ChildProcess[] = [];
   const ports: number[] = [];
@@ -74,6 +77,7 @@ export async function startThrowawayRedisCluster(masters = 3, timeoutMs = 30_000
             '--dir', dir,
             '--save', '',
             '--appendonly', 'no',
+            ...(password ? ['--requirepass', password, '--masterauth', password] : []),
           ],
           { stdio: 'ignore' },
         ),
@@ -91,11 +95,15 @@ export async function startThrowawayRedisCluster(masters = 3, timeoutMs = 30_000
     const create = spawnSync(
       'redis-cli',
       ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
-      { encoding: 'utf8', timeout: Math.max(1000, deadline - Date.now()) },
+      {
+        encoding: 'utf8',
+        timeout: Math.max(1000, deadline - Date.now()),
+        env: { ...process.env, ...(password ? { REDISCLI_AUTH: password } : {}) },
+      },
     );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     for (const port of ports) {
-      while (!(await clusterInfo(port)).includes('cluster_state:ok')) {
+      while (!(await clusterInfo(port, password)).includes('cluster_state:ok')) {
         if (Date.now() > deadline) throw new Error(`the Redis Cluster did not reach cluster_state:ok (port ${port})`);
         await sleep(100);
       }

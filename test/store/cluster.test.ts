@@ -212,3 +212,30 @@ describe('REDIS_CLUSTER_NODES', () => {
     );
   });
 });
+
+describeCluster('Redis Cluster with a password', () => {
+  test('REDIS_PASSWORD reaches every node; without it the store is unavailable, naming no credential', async () => {
+    const password = 'cluster-test-secret-pw';
+    const secured = await startThrowawayRedisCluster(3, 30_000, password);
+    const settings = { REDIS_CLUSTER_NODES: secured.nodesList, REDIS_PREFIX: 'tgtest:pw:' };
+    const withPassword = createStore(loadConfig({ ...settings, REDIS_PASSWORD: password }), { clock: systemClock });
+    const without = createStore(loadConfig(settings), { clock: systemClock });
+    try {
+      let answered = false;
+      for (let i = 0; i < 100 && !answered; i++) {
+        answered = await withPassword.ping().then(() => true, () => false);
+        if (!answered) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(answered).toBe(true);
+      await withPassword.revokeToken('ak_pw', 'j1', now() + 60);
+      expect((await withPassword.getTokenContext({ apiKey: 'ak_pw', jti: 'j1' })).tokenRevoked).toBe(true);
+      const error = await without.ping().then(() => undefined, (e: unknown) => e);
+      expect(String(error)).toMatch(/token store unavailable/);
+      expect(`${String(error)} ${String((error as Error).cause)}`).not.toContain(password);
+    } finally {
+      await withPassword.close();
+      await without.close();
+      await secured.stop();
+    }
+  });
+});

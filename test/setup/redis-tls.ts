@@ -21,6 +21,9 @@ export const REDIS_ACL_COMMANDS = [
   'incrby', 'pttl', 'expire', 'multi', 'exec',
   // the audit trail (Redis Streams)
   'xadd', 'xtrim', 'xrevrange', 'pexpire',
+  // webhooks: endpoints, attempts, the delivery queue (a stream with a consumer group) and retries
+  'hget', 'hlen', 'lpush', 'lrange', 'ltrim', 'xack', 'xdel', 'xgroup|create', 'xreadgroup', 'xautoclaim',
+  'zadd', 'zrem', 'zrangebyscore',
   // the mirror's notices; durable changes
   'subscribe', 'unsubscribe', 'publish', 'wait',
   // Redis Cluster topology

@@ -258,7 +258,7 @@ describe.each(STORE_KINDS)('%s store', (kind: StoreKind) => {
       // The quota's counter is shared through the store: use up all but one of this minute's
       // tokens with a limiter of the gateway's own settings, then issue through the API.
       const limiter = new AbuseLimiter({ store: gw.store, limits: gw.config.rateLimits });
-      const batch = 500;
+      const batch = 50;
       for (let used = 0; used < DEFAULT_ISSUANCE_QUOTA_PER_MINUTE - 1; used += batch) {
         const n = Math.min(batch, DEFAULT_ISSUANCE_QUOTA_PER_MINUTE - 1 - used);
         await Promise.all(Array.from({ length: n }, () => limiter.consumeIssuance(account.apiKey)));

@@ -12,6 +12,7 @@ import { MemoryStore } from './memory-store';
 import { MirroredStore } from './mirrored-store';
 import {
   createRedisClient,
+  guardConnectionErrors,
   createRedisClusterClient,
   createRedisSentinelClient,
   RedisStore,
@@ -68,5 +69,5 @@ export function redisStore(client: Redis | Cluster, prefix: string, mirror: bool
   const store = new RedisStore(client, prefix, durability);
   if (!mirror) return store;
   // The subscription needs a connection of its own (a subscribed connection runs no commands).
-  return new MirroredStore(store, client.duplicate());
+  return new MirroredStore(store, guardConnectionErrors(client.duplicate()));
 }

@@ -158,8 +158,26 @@ export function failFastRedisOptions(options: RedisConnectionOptions = {}): Redi
   };
 }
 
+/**
+ * ioredis listens for a connection's first `error` only (`stream.once`). A TLS connection can
+ * fail twice (the certificate check, then the server's alert), and an unheard second error
+ * would end the process. On the client's first error, the failing connection gets a listener
+ * that stays; the client's own error handling is unchanged.
+ */
+export function guardConnectionErrors<C extends Redis | Cluster>(client: C): C {
+  const guarded = new WeakSet<object>();
+  client.on('error', () => {
+    const stream = (client as unknown as { stream?: { on(event: string, listener: () => void): void } }).stream;
+    if (stream && !guarded.has(stream)) {
+      guarded.add(stream);
+      stream.on('error', () => undefined);
+    }
+  });
+  return client;
+}
+
 export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
-  return new Redis(url, failFastRedisOptions({ ...options, tls: options.tls || url.startsWith('rediss://') }));
+  return guardConnectionErrors(new Redis(url, failFastRedisOptions({ ...options, tls: options.tls || url.startsWith('rediss://') })));
 }
 
 export function createRedisClusterClient(nodes: ClusterNode[], options: RedisConnectionOptions = {}): Cluster {
@@ -183,7 +201,7 @@ export function createRedisSentinelClient(
   options: RedisConnectionOptions = {},
 ): Redis {
   const base = failFastRedisOptions(options);
-  return new Redis({
+  return guardConnectionErrors(new Redis({
     ...base,
     sentinels,
     name,
@@ -192,7 +210,7 @@ export function createRedisSentinelClient(
     sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
     sentinelReconnectStrategy: () => 200,
     ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: base.tls ?? {} } : {}),
-  });
+  }));
 }
 
 export interface DurabilityOptions {

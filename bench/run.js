@@ -270,9 +270,10 @@ async function main() {
 
   const [gwPort, basePort, floorPort] = [await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${gwPort}`;
-  const gateway = startChild('gateway', ['dist/server.js'], {
+  /** The environment of a gateway under test; `extra` overrides or adds. */
+  const gatewayEnv = (port, extra = {}) => ({
     NODE_ENV: 'production',
-    PORT: String(gwPort),
+    PORT: String(port),
     HOST: '127.0.0.1',
     WORKERS: String(settings.workers),
     REDIS_URL: settings.redisUrl,
@@ -283,7 +284,9 @@ async function main() {
     LOG_LEVEL: settings.logLevel,
     // The issuance runs measure signing capacity, not the per-apiKey quota (on by default).
     ISSUANCE_QUOTA_PER_MINUTE: '0',
+    ...extra,
   });
+  const gateway = startChild('gateway', ['dist/server.js'], gatewayEnv(gwPort));
   // The same gateway under JWT_ALGORITHM=ES256 and EdDSA (contract §7), for issuance only.
   const otherAlgorithms = [];
   for (const [alg, type, options] of [
@@ -300,20 +303,11 @@ async function main() {
     );
     fs.utimesSync(file, dayAgo, dayAgo);
     const port = await freePort();
-    const child = startChild(`gateway ${alg}`, ['dist/server.js'], {
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      WORKERS: String(settings.workers),
-      REDIS_URL: settings.redisUrl,
-      REDIS_PREFIX: `${GATEWAY_PREFIX}${alg.toLowerCase()}:`,
-      ADMIN_TOKEN,
-      KEYS_DIR: dir,
-      JWT_ISSUER: 'https://gateway.bench',
-      JWT_ALGORITHM: alg,
-      LOG_LEVEL: settings.logLevel,
-      ISSUANCE_QUOTA_PER_MINUTE: '0',
-    });
+    const child = startChild(
+      `gateway ${alg}`,
+      ['dist/server.js'],
+      gatewayEnv(port, { REDIS_PREFIX: `${GATEWAY_PREFIX}${alg.toLowerCase()}:`, KEYS_DIR: dir, JWT_ALGORITHM: alg }),
+    );
     otherAlgorithms.push({ alg, child, url: `http://127.0.0.1:${port}` });
   }
   const baseline = startChild('baseline', ['bench/baseline/server.js'], {
@@ -338,21 +332,11 @@ async function main() {
   let sinkOutput = '';
   sink.stdout.on('data', (d) => (sinkOutput += d));
   children.push(sink);
-  const traced = startChild('gateway traced', ['dist/server.js'], {
-    NODE_ENV: 'production',
-    PORT: String(tracedPort),
-    HOST: '127.0.0.1',
-    WORKERS: String(settings.workers),
-    REDIS_URL: settings.redisUrl,
-    REDIS_PREFIX: GATEWAY_PREFIX,
-    ADMIN_TOKEN,
-    KEYS_DIR: keysDir,
-    JWT_ISSUER: 'https://gateway.bench',
-    LOG_LEVEL: settings.logLevel,
-    ISSUANCE_QUOTA_PER_MINUTE: '0',
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
-    OTEL_TRACES_SAMPLER: 'always_on',
-  });
+  const traced = startChild(
+    'gateway traced',
+    ['dist/server.js'],
+    gatewayEnv(tracedPort, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_TRACES_SAMPLER: 'always_on' }),
+  );
   const floor = startChild('floor', ['bench/floor/server.js'], {
     PORT: String(floorPort),
     HOST: '127.0.0.1',

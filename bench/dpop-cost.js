@@ -77,7 +77,7 @@ async function main() {
     });
   const results = [];
   const bearer = (await issue()).token;
-  const target = (proofs) => ({ proofs, method: 'POST', url: URL_ });
+  const target = (proofs) => ({ target: () => ({ proofs, method: 'POST', url: URL_ }) });
   results.push(await time('bearer token', checks, () => verifier.verify(bearer, { expectedApiKey: created.account.apiKey, dpop: target([]) })));
   for (const alg of ['ES256', 'EdDSA']) {
     const key = proofKey(alg);

@@ -61,7 +61,9 @@ export interface VerifyOptions {
    * a proof sent with an unbound token is ignored. Introspection and revocation pass none: they
    * need no proof.
    */
-  dpop?: ProofTarget & {
+  dpop?: {
+    /** The request the proof must be for, read only when the token is bound (most are not). */
+    target: () => ProofTarget;
     /** Forward auth's Authorization scheme: `DPoP` for a bound token, `Bearer` for another. */
     scheme?: 'Bearer' | 'DPoP';
   };
@@ -150,7 +152,7 @@ export class TokenVerifier {
       if (claims.cnf !== undefined) {
         // A bound token sent as a Bearer token is refused like one without its proof (§10).
         if (dpop.scheme === 'Bearer') throw invalidProof('The token is bound to a key: send it as a DPoP token with a proof.');
-        await this.dpop.check(token, claims.cnf.jkt, dpop);
+        await this.dpop.check(token, claims.cnf.jkt, dpop.target());
       } else if (dpop.scheme === 'DPoP') {
         throw invalid('The token is not bound to a key: send it as a Bearer token.');
       }

@@ -21,7 +21,7 @@ export function authorizeEndpoint(ctx: HttpContext) {
     }
     const { claims } = await ctx.verifier.verify(data.token, {
       expectedApiKey: data.apiKey,
-      dpop: ownRequestTarget(req, ctx.config.issuer, '/v1/auth/authorize'),
+      dpop: { target: () => ownRequestTarget(req, ctx.config.issuer, '/v1/auth/authorize') },
     });
     if (!decidePermission(ctx.tracer, claims.policy, data.permission)) {
       throw new GatewayError('permission_denied', 'The token does not grant this permission.');

@@ -84,7 +84,7 @@ export function forwardAuthEndpoint(ctx: HttpContext) {
       verified = await ctx.verifier.verify(presented.token, {
         accountScope: scope,
         // After signature, times and revocation: a bound token's proof, for the original request.
-        dpop: { ...forwardedTarget(req), scheme: presented.scheme },
+        dpop: { target: () => forwardedTarget(req), scheme: presented.scheme },
       });
     } catch (error) {
       // DPoP refusals carry their own challenge (RFC 9449 §7.1); the others RFC 6750's.

@@ -31,7 +31,7 @@ export function identifyEndpoint(ctx: HttpContext) {
     const { claims } = await ctx.verifier.verify(data.token, {
       expectedApiKey: data.apiKey,
       // A bound token's proof is checked after revocation and before user_mismatch (§10).
-      dpop: ownRequestTarget(req, ctx.config.issuer, '/v1/auth/identify'),
+      dpop: { target: () => ownRequestTarget(req, ctx.config.issuer, '/v1/auth/identify') },
     });
     if (data.user.userId !== claims.sub) {
       throw new GatewayError('user_mismatch', 'The token belongs to another user.');

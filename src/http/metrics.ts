@@ -120,16 +120,13 @@ export class GatewayMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Express middleware, first in the chain: records every answer once it is sent. */
-  middleware() {
-    return (req: Request, res: Response, next: NextFunction): void => {
-      const started = process.hrtime.bigint();
-      res.once('finish', () => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        this.record(req, res, seconds);
-      });
-      next();
-    };
+  /** Called first for every request: records its answer once it is sent. */
+  observe(req: Request, res: Response): void {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.record(req, res, seconds);
+    });
   }
 
   private record(req: Request, res: Response, seconds: number): void {

@@ -3,7 +3,7 @@
  * for the audit trail's events (contract §9), whichever layer records them.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { requestIdOf } from './request-id';
 
 export interface RequestFacts {
@@ -17,9 +17,7 @@ const scope = new AsyncLocalStorage<RequestFacts>();
 /** The facts of the request being handled, if any. */
 export const currentRequest = (): RequestFacts | undefined => scope.getStore();
 
-/** Runs the rest of the request's handling inside its scope. */
-export function requestScope() {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    scope.run({ requestId: requestIdOf(req, res), address: req.ip ?? req.socket.remoteAddress }, next);
-  };
+/** Runs `next` (the rest of the request's handling) inside the request's scope. */
+export function inRequestScope(req: Request, res: Response, next: () => void): void {
+  scope.run({ requestId: requestIdOf(req, res), address: req.ip ?? req.socket.remoteAddress }, next);
 }

@@ -4,6 +4,7 @@
  * 1–128 letters, digits, `.`, `_`, `-`, a new one otherwise.
  */
 import request from 'supertest';
+import { helmetHeaders } from '../../src/http/security-headers';
 import { basicAuth, buildTestGateway, type TestAccount, type TestGateway, forwardAuthPath } from '../helpers/app';
 
 const SECURITY_HEADERS: Record<string, RegExp> = {
@@ -143,5 +144,33 @@ describe('the HTTP edge', () => {
         .set('X-Request-Id', 'preflight-1');
       expect(res.headers['x-request-id']).toBe('preflight-1');
     });
+  });
+});
+
+describe('the security headers worked out once', () => {
+  it('are exactly what helmet() writes on an answer, values and names', async () => {
+    // helmet run per request, on a bare express app: the reference.
+    const express = (await import('express')).default;
+    const helmet = (await import('helmet')).default;
+    const reference = express();
+    reference.disable('x-powered-by');
+    reference.use(helmet());
+    reference.get('/', (_req, res) => {
+      res.status(204).end();
+    });
+    const expected = (await request(reference).get('/')).headers;
+    const gw = await buildTestGateway();
+    try {
+      const actual = (await request(gw.app).get('/healthz')).headers;
+      const names = helmetHeaders().map(([name]) => name.toLowerCase());
+      expect(names.length).toBeGreaterThanOrEqual(10);
+      for (const name of Object.keys(expected)) {
+        if (['date', 'connection', 'keep-alive', 'content-length', 'content-type'].includes(name)) continue;
+        expect([name, actual[name]]).toEqual([name, expected[name]]);
+        expect(names).toContain(name);
+      }
+    } finally {
+      await gw.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * serves). Express stays here and in src/http; the domain is plain functions and classes.
  */
 import cors from 'cors';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
@@ -13,6 +13,7 @@ import type { GatewayStore } from './store';
 import { TokenVerifier } from './tokens';
 import type { Tracer } from './tracing';
 import { readBody } from './http/body';
+import { chainOf, expressMount, staticFirstMount, StaticRoutes, type RouteMount } from './http/dispatch';
 import type { HttpContext, Lifecycle } from './http/context';
 import { errorHandler } from './http/errors';
 import './http/locals';
@@ -193,13 +194,26 @@ export function createApp(deps: AppDeps): GatewayApp {
     res.locals.route = METRICS_PATH;
     next();
   };
-  app.get(METRICS_PATH, markMetricsRoute, metricsEndpoint(metrics, config.metricsToken));
-  app.all(METRICS_PATH, markMetricsRoute, (req: Request, _res: Response, next: NextFunction) => {
-    next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow: ['GET', 'HEAD'] }));
-  });
+  // While tracing names its spans by express's router layers (the express instrumentation),
+  // every route is registered with the router; otherwise parameter-free paths are one lookup.
+  const staticRoutes = new StaticRoutes();
+  const routerNamesSpans = config.tracing !== undefined && !config.tracing.disabledInstrumentations.includes('express');
+  const mount = routerNamesSpans ? expressMount(app) : staticFirstMount(staticRoutes, app);
+  if (!routerNamesSpans) app.use(staticRoutes.middleware());
+  mount.on('GET', METRICS_PATH, chainOf([markMetricsRoute, metricsEndpoint(metrics, config.metricsToken)]));
+  mount.on(
+    'OTHER',
+    METRICS_PATH,
+    chainOf([
+      markMetricsRoute,
+      (req: Request, _res: Response, next: NextFunction) => {
+        next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow: ['GET', 'HEAD'] }));
+      },
+    ]),
+  );
 
   const browserCors = corsFor(config.corsOrigins);
-  for (const route of routeTable(context)) registerRoute(app, route, config, browserCors, limiter, audit);
+  for (const route of routeTable(context)) registerRoute(mount, route, config, browserCors, limiter, audit);
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(notFound('No route matches this path.')));
   // A failed credential check counts against the address and the apiKey; over a limit, the
@@ -268,7 +282,7 @@ export function takesCredentials(route: RouteSpec): boolean {
 }
 
 function registerRoute(
-  app: Express,
+  mount: RouteMount,
   route: RouteSpec,
   config: Config,
   browserCors: ReturnType<typeof corsFor>,
@@ -278,7 +292,7 @@ function registerRoute(
   // Without ADMIN_TOKEN the operator routes do not exist: 404 before anything else is looked at.
   if (route.admin && config.adminToken === undefined) return;
   const credentialRoute = takesCredentials(route);
-  const prelude = [
+  const prelude: RequestHandler[] = [
     (_req: Request, res: Response, next: NextFunction) => {
       res.locals.route = route.path;
       if (route.errors) res.locals.errorStyle = route.errors;
@@ -305,23 +319,28 @@ function registerRoute(
     });
   }
   if (route.cors) {
-    app.options(route.path, ...prelude, browserCors);
+    mount.on('OPTIONS', route.path, chainOf([...prelude, browserCors]));
     prelude.push(browserCors);
   }
   const bodyReaders = route.body ? readBody(route.body, config.bodyLimitBytes) : [];
   const allowed: string[] = [];
   for (const [method, handler] of Object.entries(route.methods) as Array<[Method | 'ALL', Handler]>) {
     const readers = method !== 'GET' && method !== 'ALL' && BODY_METHODS.has(method) ? bodyReaders : [];
-    const chain = [...prelude, ...readers, handler];
-    if (method === 'ALL') app.all(route.path, ...chain);
-    else app[method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](route.path, ...chain);
+    mount.on(method, route.path, chainOf([...prelude, ...readers, handler as RequestHandler]));
     allowed.push(method);
     if (method === 'GET') allowed.push('HEAD');
   }
   if (!route.methods.ALL) {
     const allow = route.cors ? [...allowed, 'OPTIONS'] : allowed;
-    app.all(route.path, ...prelude, (req: Request, _res: Response, next: NextFunction) => {
-      next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow }));
-    });
+    mount.on(
+      'OTHER',
+      route.path,
+      chainOf([
+        ...prelude,
+        (req: Request, _res: Response, next: NextFunction) => {
+          next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow }));
+        },
+      ]),
+    );
   }
 }

@@ -6,6 +6,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, invalidArgument, isGatewayError, storeUnavailable } from '../errors';
 import { StoreUnavailableError } from '../store';
+import { sendJson } from './respond';
 
 export type ErrorStyle = 'envelope' | 'oauth';
 
@@ -71,7 +72,7 @@ export function writeError(res: Response, error: GatewayError, style: ErrorStyle
           ...members,
         }
       : { error: { message: error.message, ...members } };
-  res.status(error.httpStatus).json(body);
+  sendJson(res, error.httpStatus, body);
 }
 
 /** Express's error middleware: the last one registered. */

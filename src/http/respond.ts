@@ -1,8 +1,22 @@
 import type { Request, Response } from 'express';
 
+/**
+ * A JSON answer, written as it is. Express's res.json goes through res.send, which on every
+ * answer parses and re-formats the Content-Type, looks its type up again and checks request
+ * freshness for an ETag the gateway never sets; for a check that was a noticeable part of its
+ * time (docs/BENCHMARKS.md). A HEAD request gets the headers alone (node:http drops the body).
+ */
+export function sendJson(res: Response, httpStatus: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.statusCode = httpStatus;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
 /** The success envelope of contract §1. */
 export function sendResult(res: Response, message: string, data: object, httpStatus = 200): void {
-  res.status(httpStatus).json({ result: { status: 'success', message, data } });
+  sendJson(res, httpStatus, { result: { status: 'success', message, data } });
 }
 
 /** Whether the request's If-None-Match names `etag` (RFC 9110 §13.1.2, weak comparison). */

@@ -2,6 +2,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { HttpContext } from '../context';
+import { sendJson } from '../respond';
 
 export const healthAnswer = z.object({ status: z.literal('ok') });
 
@@ -13,7 +14,7 @@ export const readinessAnswer = z.object({
 export function healthzEndpoint() {
   return (_req: Request, res: Response): void => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ status: 'ok' } satisfies z.output<typeof healthAnswer>);
+    sendJson(res, 200, { status: 'ok' } satisfies z.output<typeof healthAnswer>);
   };
 }
 
@@ -36,7 +37,7 @@ export function readyzEndpoint(ctx: HttpContext) {
     }
     const ready = keys && store && !ctx.lifecycle.shuttingDown;
     res.setHeader('Cache-Control', 'no-store');
-    res.status(ready ? 200 : 503).json({
+    sendJson(res, ready ? 200 : 503, {
       status: ready ? 'ready' : 'unavailable',
       checks: { keys, store, shuttingDown: ctx.lifecycle.shuttingDown },
     } satisfies z.output<typeof readinessAnswer>);

@@ -9,7 +9,7 @@ import { isGatewayError } from '../../errors';
 import type { VerifiedToken } from '../../tokens';
 import { authenticateCaller } from '../auth';
 import type { HttpContext } from '../context';
-import { noStore } from '../respond';
+import { noStore, sendJson } from '../respond';
 import { parseInput, policy, unixSeconds } from '../validate';
 
 /**
@@ -97,6 +97,6 @@ export function introspectEndpoint(ctx: HttpContext) {
       res.locals.checkResult = error.code;
     }
     noStore(res);
-    res.status(200).json(answer);
+    sendJson(res, 200, answer);
   };
 }

@@ -139,6 +139,23 @@ function moduleOf(url) {
   return url.replace(/^file:\/\//, '').replace(ROOT, '.');
 }
 
+/** Where a sample's time belongs, by what the code is for (the rows of docs/BENCHMARKS.md). */
+function categoryOf(module, functionName) {
+  if (functionName === '(garbage collector)') return 'garbage collection';
+  if (module === '(native / V8)') return /^(writev|writeUtf8String|writeLatin1String|writeBuffer|readv|read|shutdown|close)$/.test(functionName) ? 'socket writes and reads (system calls)' : 'other native (V8, microtasks)';
+  if (/^node:(_http|internal\/streams|net|internal\/stream_base|events|internal\/http|buffer|internal\/buffer)/.test(module)) return 'node:http, streams, events';
+  if (/^(express|router|parseurl|finalhandler|on-finished|proxy-addr|forwarded|ipaddr.js|qs|encodeurl|escape-html|send|statuses|mime-types|content-type|fresh|cookie|vary|depd|http-errors|path-to-regexp|merge-descriptors|node:querystring)$/.test(module)) return 'express and its helpers';
+  if (/^(body-parser|raw-body|type-is|iconv-lite|bytes|unpipe|media-typer|src\/http\/body\.ts|src\/json-depth\.ts|node:internal\/url)$/.test(module)) return 'request body (read, type, parse)';
+  if (/^src\/accounts|^node:internal\/crypto/.test(module)) return 'credentials and hashes (SHA-256, constant-time compare)';
+  if (/^src\/tokens|^src\/keys|^src\/policy|^jsonwebtoken|^jws|^jwa/.test(module)) return 'token verification (cache, claims, scope)';
+  if (/^src\/store|^ioredis|^redis-|^cluster-key-slot|^denque|^standard-as-callback/.test(module)) return 'store and mirror';
+  if (/^prom-client|^src\/http\/metrics|^tdigest|^bintrees/.test(module)) return 'metrics';
+  if (/^src\/http\/endpoints/.test(module)) return 'endpoint handlers (answer building)';
+  if (/^src\/|^zod/.test(module)) return 'gateway HTTP layer (prelude, dispatch, limits, validation)';
+  if (/^node:internal\/(async_hooks|process\/task_queues|timers|process\/promises)|^node:async_hooks/.test(module)) return 'async plumbing (ticks, async context)';
+  return 'other';
+}
+
 /** Self time by function and by module, as shares of the profile's samples (idle excluded). */
 function summarise(file) {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -148,6 +165,7 @@ function summarise(file) {
   let busy = 0;
   const fn = new Map();
   const mod = new Map();
+  const cat = new Map();
   for (const [id, count] of counts) {
     const { callFrame } = byId.get(id);
     if (callFrame.functionName === '(idle)' || callFrame.functionName === '(program)') continue;
@@ -156,6 +174,8 @@ function summarise(file) {
     const key = `${callFrame.functionName || '(anonymous)'}  ${m}${callFrame.url ? `:${callFrame.lineNumber + 1}` : ''}`;
     fn.set(key, (fn.get(key) || 0) + count);
     mod.set(m, (mod.get(m) || 0) + count);
+    const c = categoryOf(m, callFrame.functionName);
+    cat.set(c, (cat.get(c) || 0) + count);
   }
   const idle = profile.samples.length - busy;
   const top = (map) =>
@@ -164,7 +184,7 @@ function summarise(file) {
       .slice(0, TOP)
       .map(([k, v]) => `  ${((100 * v) / busy).toFixed(1).padStart(5)} %  ${k}`)
       .join('\n');
-  return `samples: ${profile.samples.length}, busy ${busy} (idle or (program) ${idle})\nself time by module:\n${top(mod)}\nself time by function:\n${top(fn)}`;
+  return `samples: ${profile.samples.length}, busy ${busy} (idle or (program) ${idle})\nself time by what it is for:\n${top(cat)}\nself time by module:\n${top(mod)}\nself time by function:\n${top(fn)}`;
 }
 
 /** Every process of a tree (a gateway with WORKERS > 1 is a primary and its workers). */

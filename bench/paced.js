@@ -54,6 +54,7 @@ function pacedLoad({ url, requests, rate, seconds, connections = 64 }) {
       if (finished) return;
       finished = true;
       for (const s of sockets) s.destroy();
+      clearTimeout(bound);
       const elapsed = (performance.now() - start) / 1000;
       latencies.sort((a, b) => a - b);
       resolve({ rps: (done - bad) / Math.max(elapsed, seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), bad, sent });
@@ -65,6 +66,16 @@ function pacedLoad({ url, requests, rate, seconds, connections = 64 }) {
       if (done === total) finish();
     };
 
+    // A hard bound: whatever is still unanswered this long after the last request was due
+    // counts as failed, so that one lost answer cannot hold the run forever.
+    const bound = setTimeout(() => {
+      for (const s of sockets) if (s.current) complete(false, s.current.dueAt);
+      bad += total - done;
+      done = total;
+      finish();
+    }, (seconds + 30) * 1000);
+    bound.unref();
+
     const open = () => {
       const socket = net.connect(Number(target.port), target.hostname);
       socket.setNoDelay(true);
@@ -72,6 +83,7 @@ function pacedLoad({ url, requests, rate, seconds, connections = 64 }) {
       let current; // { dueAt }
       socket.send = (dueAt) => {
         current = { dueAt };
+        socket.current = current;
         socket.write(wire[sent % wire.length]);
         sent += 1;
       };
@@ -88,6 +100,7 @@ function pacedLoad({ url, requests, rate, seconds, connections = 64 }) {
           const ok = head.startsWith('HTTP/1.1 200');
           const { dueAt } = current;
           current = undefined;
+          socket.current = undefined;
           complete(ok, dueAt);
           if (due.length > 0) socket.send(due.shift());
           else idle.push(socket);
@@ -97,7 +110,20 @@ function pacedLoad({ url, requests, rate, seconds, connections = 64 }) {
         if (!finished && done === 0 && sent === 0) reject(error);
       });
       socket.on('close', () => {
-        if (current && !finished) complete(false, current.dueAt);
+        if (finished) return;
+        if (current) {
+          complete(false, current.dueAt);
+          current = undefined;
+          socket.current = undefined;
+        }
+        // A socket the server closed (an idle keep-alive timeout, say) is replaced, never reused.
+        const at = idle.indexOf(socket);
+        if (at >= 0) idle.splice(at, 1);
+        open().then((fresh) => {
+          if (finished) return;
+          if (due.length > 0) fresh.send(due.shift());
+          else idle.push(fresh);
+        }, () => {});
       });
       sockets.push(socket);
       return new Promise((ready) => socket.once('connect', () => ready(socket)));

@@ -7,7 +7,9 @@
  * another type is 415, broken JSON is 400 invalid_json, and JSON nested deeper than
  * MAX_JSON_DEPTH is 400 invalid_argument before it is parsed (contract §8).
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import onFinished from 'on-finished';
+import getRawBody from 'raw-body';
 import { GatewayError, invalidArgument } from '../errors';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth';
 
@@ -65,30 +67,70 @@ function charsetIsUtf8(req: Request): boolean {
   return !match || /^utf-?8$/i.test(match[1]!);
 }
 
+/**
+ * The raw body, up to `limitBytes`: raw-body reads it (the length checks and the 413), as
+ * body-parser's raw reader did; body-parser itself added a media type match, a finished-stream
+ * check and a wrapper on every request, which cost a check a few per cent (docs/BENCHMARKS.md).
+ * Its rules are kept: no Content-Length and no Transfer-Encoding is no body; a Content-Encoding
+ * other than identity is refused (415, nothing is inflated); after a failure the rest of the
+ * body is read off and dropped, so that the connection stays usable.
+ */
+function rawBody(limitBytes: number): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const { headers } = req;
+    // type-is's hasBody, as body-parser asks it.
+    if (headers['transfer-encoding'] === undefined && Number.isNaN(Number(headers['content-length'] ?? NaN))) {
+      req.body = undefined;
+      return next();
+    }
+    const fail = (error: unknown): void => {
+      req.unpipe();
+      if (onFinished.isFinished(req)) {
+        next(error);
+        return;
+      }
+      onFinished(req, () => next(error));
+      req.resume();
+    };
+    const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') {
+      return fail(new GatewayError('unsupported_media_type', 'The request body encoding is not supported.'));
+    }
+    getRawBody(req, { length: headers['content-length'] ?? null, limit: limitBytes }, (error, buffer) => {
+      if (error) return fail(error);
+      req.body = buffer;
+      next();
+    });
+  };
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
 export function readBody(kind: BodyKind, limitBytes: number): RequestHandler[] {
-  const raw = express.raw({ type: () => true, limit: limitBytes, inflate: false });
+  // One media type match per request (each req.is parses the Content-Type again).
+  const accepted = kind === 'json' ? JSON_TYPES : [...JSON_TYPES, FORM_TYPE];
   const parse = (req: Request, _res: Response, next: NextFunction): void => {
     const buffer = req.body as unknown;
     if (!Buffer.isBuffer(buffer) || buffer.length === 0) {
       req.body = undefined;
       return next();
     }
-    const isJson = Boolean(req.is(['application/json', 'application/*+json']));
-    const isForm = kind === 'json-or-form' && !!req.is('application/x-www-form-urlencoded');
-    if (!isJson && !isForm) {
-      const accepted = kind === 'json' ? 'application/json' : 'application/json or application/x-www-form-urlencoded';
-      return next(new GatewayError('unsupported_media_type', `The request body must be ${accepted}.`));
+    const matched = req.is(accepted);
+    if (!matched) {
+      const named = kind === 'json' ? 'application/json' : 'application/json or application/x-www-form-urlencoded';
+      return next(new GatewayError('unsupported_media_type', `The request body must be ${named}.`));
     }
     if (!charsetIsUtf8(req)) {
       return next(new GatewayError('unsupported_media_type', 'The request body must be UTF-8.'));
     }
     try {
       const text = buffer.toString('utf8');
-      req.body = isJson ? parseJson(text) : parseForm(text);
+      req.body = matched === FORM_TYPE ? parseForm(text) : parseJson(text);
       next();
     } catch (error) {
       next(error);
     }
   };
-  return [raw, parse];
+  return [rawBody(limitBytes), parse];
 }

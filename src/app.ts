@@ -186,7 +186,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     requestIdOf(req, res);
     if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
     setHeaders(res, securityHeaders);
-    inRequestScope(req, res, logRequest ? () => logRequest(req, res, next) : next);
+    if (logRequest) logRequest(req, res, next);
+    else next();
   });
 
   // Not rate limited, so that monitoring keeps seeing during an attack; see docs/OPERATIONS.md.
@@ -222,10 +223,14 @@ export function createApp(deps: AppDeps): GatewayApp {
     if (!res.locals.credentialRoute || !isGatewayError(error) || error.code !== 'invalid_credentials') {
       return next(error);
     }
-    limiter.recordFailure(clientAddress(req), presentedCredentials(req)?.apiKey).then(
-      (limited) => next(limited ?? error),
-      next,
-    );
+    // In the request's scope, so that a limit it trips is recorded with the request's facts
+    // (a check's handlers run outside it).
+    inRequestScope(req, res, () => {
+      limiter.recordFailure(clientAddress(req), presentedCredentials(req)?.apiKey).then(
+        (limited) => next(limited ?? error),
+        next,
+      );
+    });
   });
   app.use(
     errorHandler((error, req) =>
@@ -293,11 +298,13 @@ function registerRoute(
   if (route.admin && config.adminToken === undefined) return;
   const credentialRoute = takesCredentials(route);
   const prelude: RequestHandler[] = [
-    (_req: Request, res: Response, next: NextFunction) => {
+    (req: Request, res: Response, next: NextFunction) => {
       res.locals.route = route.path;
       if (route.errors) res.locals.errorStyle = route.errors;
       if (credentialRoute) res.locals.credentialRoute = true;
-      next();
+      // The rest of the chain in the request's scope, for the audit trail's request facts.
+      if (route.check) next();
+      else inRequestScope(req, res, next);
     },
   ];
   if (credentialRoute) {

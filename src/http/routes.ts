@@ -41,18 +41,26 @@ export interface RouteSpec {
   cors?: boolean;
   /** Operator routes: absent (404) without ADMIN_TOKEN, checked before the body is read. */
   admin?: boolean;
+  /**
+   * A token check: it reads and records no audit event, so its handlers run outside the
+   * request's async context (src/http/request-scope.ts), which on Node 20 costs every promise
+   * of the request a hook (docs/BENCHMARKS.md). A rate-limit trip on a failed credential check
+   * is still recorded with the request's facts (src/app.ts).
+   */
+  check?: boolean;
 }
 
 export function routeTable(ctx: HttpContext): RouteSpec[] {
   return [
     { path: '/v1/auth/token/get', methods: { POST: issueTokenEndpoint(ctx) }, body: 'json' },
-    { path: '/v1/auth/identify', methods: { POST: identifyEndpoint(ctx) }, body: 'json', cors: true },
-    { path: '/v1/auth/authorize', methods: { POST: authorizeEndpoint(ctx) }, body: 'json', cors: true },
+    { path: '/v1/auth/identify', methods: { POST: identifyEndpoint(ctx) }, body: 'json', cors: true, check: true },
+    { path: '/v1/auth/authorize', methods: { POST: authorizeEndpoint(ctx) }, body: 'json', cors: true, check: true },
     {
       path: '/v1/auth/token/introspect',
       methods: { POST: introspectEndpoint(ctx) },
       body: 'json-or-form',
       errors: 'oauth',
+      check: true,
     },
     {
       path: '/v1/auth/token/revoke',
@@ -60,7 +68,7 @@ export function routeTable(ctx: HttpContext): RouteSpec[] {
       body: 'json-or-form',
       errors: 'oauth',
     },
-    { path: '/v1/auth/verify', methods: { ALL: forwardAuthEndpoint(ctx) } },
+    { path: '/v1/auth/verify', methods: { ALL: forwardAuthEndpoint(ctx) }, check: true },
     { path: '/v1/auth/users/revoke', methods: { POST: revokeUserEndpoint(ctx) }, body: 'json' },
     { path: '/v1/auth/organizations/revoke', methods: { POST: revokeOrganizationEndpoint(ctx) }, body: 'json' },
     { path: '/v1/admin/accounts', methods: { POST: createAccountEndpoint(ctx) }, body: 'json', admin: true },

@@ -249,6 +249,30 @@ describe.each(STORE_KINDS)('the audit trail on the %s store', (kind) => {
     }
   });
 
+  test('a limit tripped by failed introspections (a check, run outside the request scope) still carries the address and request id', async () => {
+    const limited = await buildTestGateway({
+      store: kind,
+      env: { TRUST_PROXY: '1', RATE_LIMIT_FAILED_AUTH_PER_ADDRESS: '2' },
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        await request(limited.app)
+          .post('/v1/auth/token/introspect')
+          .set('X-Forwarded-For', '198.51.100.7')
+          .set('X-Request-Id', `trip-${i}`)
+          .set('Authorization', basicAuth({ apiKey: `ak_nobody_${i}`, authToken: 'at_wrong' }))
+          .type('form')
+          .send({ token: 'x' });
+      }
+      const all = await request(limited.app).get('/v1/admin/events?type=rate_limit.tripped').set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+      const trips: Event[] = all.body.result.data.events;
+      expect(trips).toHaveLength(1);
+      expect(trips[0]).toMatchObject({ address: '198.51.100.7', requestId: expect.stringMatching(/^trip-[0-2]$/), subject: { limit: 'address' } });
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('every event is also a JSON line in the log, without secrets', async () => {
     await request(gw.app).post('/v1/auth/users/revoke').set('Authorization', basicAuth(acme)).send({ data: { userId: 'logged' } });
     const lines = log.lines.map((l) => JSON.parse(l) as { msg: string; audit?: Event });

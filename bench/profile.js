@@ -252,6 +252,8 @@ async function startGateway(root, tag, keysDir, nodeArgs) {
       ISSUANCE_QUOTA_PER_MINUTE: '0',
       // Tracing loaded and its instrumentations in place, but nothing sampled.
       ...(process.env.PROFILE_OTEL === '1' ? { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_TRACES_SAMPLER: 'always_off' } : {}),
+      // PROFILE_NODE_OPTIONS: node options for this build's gateway only (not the base's).
+      ...(tag === 'gateway' && process.env.PROFILE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PROFILE_NODE_OPTIONS } : {}),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -9,25 +9,13 @@
  * Everything on 127.0.0.1; every process started here is killed at the end.
  */
 const { spawn } = require('node:child_process');
-const net = require('node:net');
 const path = require('node:path');
 const Redis = require('ioredis');
+const { freePort, sleep } = require('./children');
 
 const ROOT = path.resolve(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_FANOUT_SECONDS || 5);
 const COUNTS = (process.env.BENCH_FANOUT_COUNTS || '2,4,8,16').split(',').map(Number);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const INSTANCE = `
 const { redisStore, createRedisClient } = require(${JSON.stringify(path.join(ROOT, 'dist/store'))});

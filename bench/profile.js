@@ -17,17 +17,14 @@
  * Needs a build (npm run build) and a Redis. Everything listens on 127.0.0.1; the Redis keys are
  * written under their own prefix and deleted at the end.
  */
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
-const Redis = require('ioredis');
 const { pacedLoad } = require('./paced');
+const { ROOT, freePort, spawnNode, waitHttp, stopChild, json, deletePrefix } = require('./children');
 
-const ROOT = path.resolve(__dirname, '..');
 const SECONDS = Number(process.env.PROFILE_SECONDS || 5);
 const CONNECTIONS = Number(process.env.PROFILE_CONNECTIONS || 64);
 const TOP = Number(process.env.PROFILE_TOP || 25);
@@ -45,61 +42,11 @@ const PREFIX = `tgprofile:${RUN_ID}:`;
 const ADMIN_TOKEN = crypto.randomBytes(24).toString('base64url');
 const TICK_MS = 1000 / 100; // USER_HZ: /proc stat times are in 1/100 s
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const children = [];
-function startChild(args, env) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH || '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  child.stderrTail = () => stderr;
+function startChild(name, args, env, cwd) {
+  const child = spawnNode(name, args, env, cwd);
   children.push(child);
   return child;
-}
-
-async function waitHttp(url, child) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}): ${child.stderrTail()}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.status < 500) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`no answer at ${url}`);
-    await sleep(100);
-  }
-}
-
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function json(url, init) {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
 }
 
 /** CPU ticks per thread of a process: { tid: { name, ticks } }. */
@@ -235,10 +182,10 @@ async function measure(pid, opts) {
 
 async function startGateway(root, tag, keysDir, nodeArgs) {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist/server.js')], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH || '',
+  const child = startChild(
+    tag,
+    [...nodeArgs, path.join(root, 'dist/server.js')],
+    {
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -255,12 +202,8 @@ async function startGateway(root, tag, keysDir, nodeArgs) {
       // PROFILE_NODE_OPTIONS: node options for this build's gateway only (not the base's).
       ...(tag === 'gateway' && process.env.PROFILE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PROFILE_NODE_OPTIONS } : {}),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  child.stderrTail = () => stderr;
-  children.push(child);
+    root,
+  );
   child.url = `http://127.0.0.1:${port}`;
   child.tag = tag;
   await waitHttp(`${child.url}/readyz`, child);
@@ -287,7 +230,7 @@ async function main() {
   try {
     const floorPort = await freePort();
     const floorUrl = `http://127.0.0.1:${floorPort}`;
-    const floor = startChild([...cpuArgs('floor'), 'bench/floor/server.js'], { PORT: String(floorPort), HOST: '127.0.0.1', WORKERS: String(WORKERS) });
+    const floor = startChild('floor', [...cpuArgs('floor'), 'bench/floor/server.js'], { PORT: String(floorPort), HOST: '127.0.0.1', WORKERS: String(WORKERS) });
     const gateway = await startGateway(ROOT, 'gateway', keysDir, cpuArgs('gateway'));
     // PROFILE_BASE=<checkout>: the same gateway built from another checkout (its dist/), on the
     // same Redis prefix, keys and account, measured in the same rounds: an A/B within one run.
@@ -389,14 +332,7 @@ async function main() {
     }
   } finally {
     await Promise.all(children.map(stopChild));
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await deletePrefix(REDIS_URL, PREFIX);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -26,11 +26,11 @@
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const { pacedLoad } = require('./paced');
+const { freePort, spawnNode, waitHttp, stopChild, json, deletePrefix, sleep } = require('./children');
 const Redis = require('ioredis');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -72,90 +72,16 @@ const TOKEN_POOL = 100;
 const children = [];
 let tmpDir;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function startChild(name, args, env) {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH || '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.benchName = name;
-  child.stderrTail = () => stderr;
+  const child = spawnNode(name, args, env);
   children.push(child);
   return child;
-}
-
-async function waitHttp(url, child, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${child.benchName} exited (${child.exitCode}): ${child.stderrTail()}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.status < 500) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${child.benchName} did not answer at ${url}`);
-    await sleep(100);
-  }
-}
-
-async function json(url, init) {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`${init && init.method ? init.method : 'GET'} ${url}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function deletePrefix(url, prefix) {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    let guard = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-      guard += 1;
-    } while (cursor !== '0' && guard < 1_000_000);
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
 }
 
 let cleaned = false;

@@ -205,12 +205,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   mount.on(
     'OTHER',
     METRICS_PATH,
-    chainOf([
-      markMetricsRoute,
-      (req: Request, _res: Response, next: NextFunction) => {
-        next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow: ['GET', 'HEAD'] }));
-      },
-    ]),
+    chainOf([markMetricsRoute, methodNotAllowed(['GET', 'HEAD'])]),
   );
 
   const browserCors = corsFor(config.corsOrigins);
@@ -286,6 +281,13 @@ export function takesCredentials(route: RouteSpec): boolean {
   return route.admin === true || (route.path.startsWith('/v1/') && !route.cors && !route.methods.ALL);
 }
 
+/** The 405 of a path, for any method it does not answer. */
+const methodNotAllowed =
+  (allow: string[]): RequestHandler =>
+  (req: Request, _res: Response, next: NextFunction) => {
+    next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow }));
+  };
+
 function registerRoute(
   mount: RouteMount,
   route: RouteSpec,
@@ -339,15 +341,6 @@ function registerRoute(
   }
   if (!route.methods.ALL) {
     const allow = route.cors ? [...allowed, 'OPTIONS'] : allowed;
-    mount.on(
-      'OTHER',
-      route.path,
-      chainOf([
-        ...prelude,
-        (req: Request, _res: Response, next: NextFunction) => {
-          next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow }));
-        },
-      ]),
-    );
+    mount.on('OTHER', route.path, chainOf([...prelude, methodNotAllowed(allow)]));
   }
 }

@@ -5,7 +5,7 @@
  * so a failover always promotes the second, lagging one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -25,6 +25,8 @@ export interface ThrowawaySentinels {
   name: string;
   /** The primary's address as the Sentinels see it now. */
   currentPrimaryPort(): Promise<number>;
+  /** What each Sentinel and each replica reports, and the Sentinels' log tails: for a failure message. */
+  state(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startThrowawaySentinels(name = 'mymaster', options: { pass
           `port ${port}`,
           'bind 127.0.0.1',
           `dir ${dir}`,
+          `logfile ${path.join(dir, `sentinel-${port}.log`)}`,
           `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 10000`,
@@ -126,6 +129,27 @@ export async function startThrowawaySentinels(name = 'mymaster', options: { pass
       currentPrimaryPort: async () => {
         const [, port] = (await ask(sentinels[0]!.port, 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string];
         return Number(port);
+      },
+      state: async () => {
+        const parts: string[] = [];
+        for (const s of sentinels) {
+          const master = await ask(s.port, 'MASTER', name).catch((e: unknown) => String(e));
+          parts.push(`sentinel ${s.port} master: ${JSON.stringify(master)}`);
+          try {
+            const lines = readFileSync(path.join(dir, `sentinel-${s.port}.log`), 'utf8').trim().split('\n');
+            parts.push(...lines.slice(-40).map((line) => `  ${line}`));
+          } catch {
+            parts.push('  (no log)');
+          }
+        }
+        for (const [label, node] of [['lagging replica', laggingReplica], ['steady replica', steadyReplica]] as const) {
+          const client = new Redis(node.url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, ...(options.password ? { password: options.password } : {}) });
+          client.on('error', () => undefined);
+          const info = await client.connect().then(() => client.info('replication')).catch((e: unknown) => String(e));
+          client.disconnect();
+          parts.push(`${label} ${node.port}: ${info.replace(/\r?\n/g, ' ')}`);
+        }
+        return parts.join('\n');
       },
       stop,
     };

@@ -12,7 +12,7 @@ import { MemoryStore } from './memory-store';
 import { MirroredStore } from './mirrored-store';
 import {
   createRedisClient,
-  guardConnectionErrors,
+  guardConnection,
   createRedisClusterClient,
   createRedisSentinelClient,
   RedisStore,
@@ -69,5 +69,5 @@ export function redisStore(client: Redis | Cluster, prefix: string, mirror: bool
   const store = new RedisStore(client, prefix, durability);
   if (!mirror) return store;
   // The subscription needs a connection of its own (a subscribed connection runs no commands).
-  return new MirroredStore(store, guardConnectionErrors(client.duplicate()));
+  return new MirroredStore(store, guardConnection(client.duplicate()));
 }

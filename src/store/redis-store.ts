@@ -176,8 +176,40 @@ export function guardConnectionErrors<C extends Redis | Cluster>(client: C): C {
   return client;
 }
 
+const closedOnPurpose = new WeakSet<object>();
+
+/** The gateway is closing `client` itself: `keepConnecting` lets it end. */
+export function closeOnPurpose(client: Redis | Cluster): void {
+  closedOnPurpose.add(client);
+}
+
+/**
+ * ioredis reconnects after a lost connection, but gives a client up for good (every command
+ * then fails with "Connection is closed.") when the connection is dropped while the client is
+ * still connecting. Under Sentinel that is a failover's usual course: the primary dies, the
+ * client asks the Sentinels for the new one, and meanwhile the old connection's failover
+ * detector hears `+switch-master` and drops the connection being made (a CI run saw a gateway
+ * answer 503 for good after a failover that had finished). The gateway must recover by itself
+ * (contract §8), so a client that ends without the gateway closing it connects again.
+ */
+export function keepConnecting<C extends Redis | Cluster>(client: C, delayMs = 200): C {
+  if (!(client instanceof Redis)) return client;
+  client.on('end', () => {
+    if (closedOnPurpose.has(client)) return;
+    setTimeout(() => {
+      if (client.status === 'end' && !closedOnPurpose.has(client)) client.connect().catch(() => undefined);
+    }, delayMs).unref();
+  });
+  return client;
+}
+
+/** Both guards: every error heard, and no end the gateway did not ask for. */
+export function guardConnection<C extends Redis | Cluster>(client: C): C {
+  return keepConnecting(guardConnectionErrors(client));
+}
+
 export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
-  return guardConnectionErrors(new Redis(url, failFastRedisOptions({ ...options, tls: options.tls || url.startsWith('rediss://') })));
+  return guardConnection(new Redis(url, failFastRedisOptions({ ...options, tls: options.tls || url.startsWith('rediss://') })));
 }
 
 export function createRedisClusterClient(nodes: ClusterNode[], options: RedisConnectionOptions = {}): Cluster {
@@ -201,7 +233,7 @@ export function createRedisSentinelClient(
   options: RedisConnectionOptions = {},
 ): Redis {
   const base = failFastRedisOptions(options);
-  return guardConnectionErrors(new Redis({
+  return guardConnection(new Redis({
     ...base,
     sentinels,
     name,
@@ -321,6 +353,7 @@ export class RedisStore implements GatewayStore {
   }
 
   async close(): Promise<void> {
+    closeOnPurpose(this.client);
     try {
       await Promise.race([
         this.client.quit(),

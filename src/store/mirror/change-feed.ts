@@ -22,6 +22,7 @@
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
 import type { Change, ChangeNotice } from '../change';
+import { closeOnPurpose } from '../redis-store';
 
 type Connection = Redis | Cluster;
 
@@ -111,6 +112,7 @@ export class ChangeFeed {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    closeOnPurpose(this.subscriber);
     this.subscriber.disconnect();
   }
 

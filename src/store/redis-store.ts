@@ -190,12 +190,23 @@ export function closeOnPurpose(client: Redis | Cluster): void {
  * client asks the Sentinels for the new one, and meanwhile the old connection's failover
  * detector hears `+switch-master` and drops the connection being made (a CI run saw a gateway
  * answer 503 for good after a failover that had finished). The gateway must recover by itself
- * (contract §8), so a client that ends without the gateway closing it connects again.
+ * (contract §8), so a client that ends that way connects again. An end that follows a close
+ * (`quit`, `disconnect`) is what its owner asked for and stands, as does any end of a client
+ * the gateway closes itself (`closeOnPurpose`, which also covers a close while connecting).
  */
 export function keepConnecting<C extends Redis | Cluster>(client: C, delayMs = 200): C {
   if (!(client instanceof Redis)) return client;
+  // ioredis emits each status it takes, in order.
+  let previous: string = client.status;
+  for (const status of ['connecting', 'connect', 'ready', 'close', 'reconnecting']) {
+    client.on(status, () => {
+      previous = status;
+    });
+  }
   client.on('end', () => {
-    if (closedOnPurpose.has(client)) return;
+    const afterClose = previous === 'close';
+    previous = 'end';
+    if (afterClose || closedOnPurpose.has(client)) return;
     setTimeout(() => {
       if (client.status === 'end' && !closedOnPurpose.has(client)) client.connect().catch(() => undefined);
     }, delayMs).unref();

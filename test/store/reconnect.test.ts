@@ -45,6 +45,14 @@ async function answersWithin(ms: number, ping: () => Promise<unknown>): Promise<
     }
   });
 
+  test('a client its owner disconnects stays closed', async () => {
+    const client = createRedisClient(testRedisUrl());
+    expect(await answersWithin(3000, () => client.ping())).toBe('answers');
+    client.disconnect();
+    await sleep(600);
+    expect(client.status).toBe('end');
+  });
+
   test('a client the gateway closes stays closed', async () => {
     const store = createStore(loadConfig({ REDIS_URL: testRedisUrl(), REDIS_PREFIX: 'tgreconnect:' }), { clock: systemClock });
     expect(await answersWithin(3000, () => store.ping())).toBe('answers');

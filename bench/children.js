@@ -88,4 +88,26 @@ async function deletePrefix(url, prefix) {
   return deleted;
 }
 
-module.exports = { ROOT, sleep, freePort, spawnNode, waitHttp, stopChild, json, deletePrefix };
+/**
+ * Whether the first answer of a scenario is the success it is meant to measure, not only a 200:
+ * a live introspection, forward auth's identity headers, an identified user. A build that
+ * answered `{"active": false}` fast would otherwise be measured as fast.
+ */
+async function assertSuccess(name, res) {
+  const text = await res.text();
+  const body = () => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  };
+  const ok =
+    res.status === 200 &&
+    (/introspection/.test(name) ? body()?.active === true : true) &&
+    (/forward.auth/.test(name) ? Boolean(res.headers.get('x-auth-user-id')) : true) &&
+    (/identify/.test(name) ? body()?.result?.status === 'success' : true);
+  if (!ok) throw new Error(`${name}: not the success to measure: ${res.status} ${text.slice(0, 300)}`);
+}
+
+module.exports = { ROOT, sleep, freePort, spawnNode, waitHttp, stopChild, json, deletePrefix, assertSuccess };

@@ -23,7 +23,7 @@ const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const { pacedLoad } = require('./paced');
-const { ROOT, freePort, spawnNode, waitHttp, stopChild, json, deletePrefix } = require('./children');
+const { ROOT, freePort, spawnNode, waitHttp, stopChild, json, deletePrefix, assertSuccess } = require('./children');
 
 const SECONDS = Number(process.env.PROFILE_SECONDS || 5);
 const CONNECTIONS = Number(process.env.PROFILE_CONNECTIONS || 64);
@@ -287,8 +287,7 @@ async function main() {
       const s = scenarios[name];
       if (!s) throw new Error(`unknown target ${name}`);
       const first = s.requests ? s.requests[0] : { method: 'GET', path: '' };
-      const res = await fetch(`${s.url}${first.path}`, { method: first.method, headers: first.headers, body: first.body });
-      if (res.status !== 200) throw new Error(`${name}: ${res.status} ${await res.text()}`);
+      await assertSuccess(name, await fetch(`${s.url}${first.path}`, { method: first.method, headers: first.headers, body: first.body }));
       await autocannon({ url: s.url, requests: s.requests, connections: CONNECTIONS, duration: 2 });
     }
     const samples = Object.fromEntries(chosen.map((n) => [n, []]));

@@ -30,7 +30,7 @@ const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const { pacedLoad } = require('./paced');
-const { freePort, spawnNode, waitHttp, stopChild, json, deletePrefix, sleep } = require('./children');
+const { freePort, spawnNode, waitHttp, stopChild, json, deletePrefix, sleep, assertSuccess } = require('./children');
 const Redis = require('ioredis');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -346,11 +346,10 @@ async function main() {
     floor: scenario(floorUrl, 'GET', '/hello', [{}], []),
   };
 
-  // Every scenario answers 200 before anything is measured.
+  // Every scenario answers its success before anything is measured.
   for (const [name, s] of Object.entries(scenarios)) {
     const r = s.requests[0];
-    const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
-    if (res.status !== 200) throw new Error(`${name}: ${res.status} ${await res.text()}`);
+    await assertSuccess(name, await fetch(`${s.url}${r.path}`, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) }));
   }
 
   process.stderr.write(

@@ -3,8 +3,9 @@
  * serves). Express stays here and in src/http; the domain is plain functions and classes.
  */
 import cors from 'cors';
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import vary from 'vary';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { GatewayError, isGatewayError, notFound } from './errors';
@@ -13,13 +14,22 @@ import type { GatewayStore } from './store';
 import { TokenVerifier } from './tokens';
 import type { Tracer } from './tracing';
 import { readBody } from './http/body';
-import { chainOf, expressMount, staticFirstMount, StaticRoutes, type RouteMount } from './http/dispatch';
+import { chainOf, expressMount, serveBeforeExpress, staticFirstMount, StaticRoutes, type RouteMount } from './http/dispatch';
+import {
+  clientAddressReader,
+  endWithStatus,
+  type ClientAddressOf,
+  type ErrorMiddleware,
+  type GatewayRequest,
+  type GatewayResponse,
+  type Middleware,
+} from './http/exchange';
 import type { HttpContext, Lifecycle } from './http/context';
 import { errorHandler } from './http/errors';
 import './http/locals';
 import { httpLogger } from './http/logging';
 import { requestIdOf } from './http/request-id';
-import { routeTable, type Handler, type Method, type RouteSpec } from './http/routes';
+import { routeTable, type CheckHandler, type Handler, type Method, type RouteSpec } from './http/routes';
 import { presentedCredentials, requireAdmin } from './http/auth';
 import { GatewayMetrics, METRICS_PATH, metricsEndpoint } from './http/metrics';
 import { addressLimitKey } from './http/client-address';
@@ -135,7 +145,7 @@ export function buildContext(deps: AppDeps, limiter?: AbuseLimiter, audit?: Audi
  * request from any other origin (or with no CORS_ORIGINS at all) gets no Access-Control-*
  * header whatsoever; its preflight is a bare 204.
  */
-function corsFor(origins: string[]) {
+function corsFor(origins: string[]): Middleware {
   const anyOrigin = origins.includes('*');
   const grant = cors({
     origin: anyOrigin ? '*' : origins,
@@ -145,15 +155,12 @@ function corsFor(origins: string[]) {
     exposedHeaders: ['X-Request-Id', 'DPoP-Nonce', 'WWW-Authenticate'],
     maxAge: 600,
   });
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req, res, next): void => {
     const origin = req.headers.origin;
     if (origin !== undefined && (anyOrigin || origins.includes(origin))) return grant(req, res, next);
     // The answer depends on the Origin whenever some origin could be granted.
-    if (origins.length > 0 && !anyOrigin) res.vary('Origin');
-    if (req.method === 'OPTIONS') {
-      res.status(204).end();
-      return;
-    }
+    if (origins.length > 0 && !anyOrigin) vary(res, 'Origin');
+    if (req.method === 'OPTIONS') return endWithStatus(res, 204);
     next();
   };
 }
@@ -176,22 +183,25 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
+  // The client address as express's req.ip reads it, for the checks that never reach express.
+  const clientAddressOf = clientAddressReader(app.get('trust proxy fn') as (address: string, hop: number) => boolean);
 
   // What every request goes through, as one middleware: each layer the router walks costs a
   // check a few per cent (docs/BENCHMARKS.md).
   const securityHeaders = helmetHeaders();
   const logRequest = deps.logger ? httpLogger(deps.logger) : undefined;
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  const everyRequest: Middleware = (req, res, next) => {
     metrics.observe(req, res);
     requestIdOf(req, res);
     if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
     setHeaders(res, securityHeaders);
     if (logRequest) logRequest(req, res, next);
     else next();
-  });
+  };
+  app.use(everyRequest);
 
   // Not rate limited, so that monitoring keeps seeing during an attack; see docs/OPERATIONS.md.
-  const markMetricsRoute = (_req: Request, res: Response, next: NextFunction) => {
+  const markMetricsRoute: Middleware = (_req, res, next) => {
     res.locals.route = METRICS_PATH;
     next();
   };
@@ -208,30 +218,34 @@ export function createApp(deps: AppDeps): GatewayApp {
     chainOf([markMetricsRoute, methodNotAllowed(['GET', 'HEAD'])]),
   );
 
+  // The checks are also served before express (src/http/dispatch.ts), unless the router names spans.
+  const checks = routerNamesSpans ? undefined : new StaticRoutes<Middleware>();
   const browserCors = corsFor(config.corsOrigins);
-  for (const route of routeTable(context)) registerRoute(mount, route, config, browserCors, limiter, audit);
+  const registration = { config, browserCors, limiter, audit, clientAddressOf };
+  for (const route of routeTable(context)) registerRoute(mount, route, registration, checks);
 
-  app.use((_req: Request, _res: Response, next: NextFunction) => next(notFound('No route matches this path.')));
+  app.use((_req: GatewayRequest, _res: unknown, next: (error: unknown) => void) => next(notFound('No route matches this path.')));
   // A failed credential check counts against the address and the apiKey; over a limit, the
   // 401 becomes a 429 (contract §8; the rules are in src/http/rate-limit.ts).
-  app.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
+  const countCredentialFailure: ErrorMiddleware = (error, req, res, next) => {
     if (!res.locals.credentialRoute || !isGatewayError(error) || error.code !== 'invalid_credentials') {
       return next(error);
     }
     // In the request's scope, so that a limit it trips is recorded with the request's facts
     // (a check's handlers run outside it).
-    inRequestScope(req, res, () => {
-      limiter.recordFailure(clientAddress(req), presentedCredentials(req)?.apiKey).then(
+    inRequestScope(req, res, clientAddressOf, () => {
+      limiter.recordFailure(limitKeyOf(clientAddressOf, req), presentedCredentials(req)?.apiKey).then(
         (limited) => next(limited ?? error),
         next,
       );
     });
-  });
-  app.use(
-    errorHandler((error, req) =>
-      deps.logger?.error({ err: error, reqId: (req as Request & { id?: string }).id }, 'internal error'),
-    ),
-  );
+  };
+  const errorHandlers: ErrorMiddleware[] = [
+    countCredentialFailure,
+    errorHandler((error, req) => deps.logger?.error({ err: error, reqId: (req as GatewayRequest & { id?: string }).id }, 'internal error')),
+  ];
+  for (const handler of errorHandlers) app.use(handler);
+  if (checks) serveBeforeExpress(app, checks, everyRequest, errorHandlers);
   return { app, context, webhooks: buildWebhookDispatcher(deps, metrics) };
 }
 
@@ -271,7 +285,7 @@ function buildWebhookDispatcher(deps: AppDeps, metrics: GatewayMetrics): Webhook
  * The client address the limits count (the socket peer, or what TRUST_PROXY lets express read
  * from X-Forwarded-For), IPv6 by its /64.
  */
-const clientAddress = (req: Request): string => addressLimitKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+const limitKeyOf = (addressOf: ClientAddressOf, req: GatewayRequest): string => addressLimitKey(addressOf(req) ?? 'unknown');
 
 /**
  * Routes that take account or admin credentials, and so are rate limited: the operator
@@ -283,45 +297,52 @@ export function takesCredentials(route: RouteSpec): boolean {
 
 /** The 405 of a path, for any method it does not answer. */
 const methodNotAllowed =
-  (allow: string[]): RequestHandler =>
-  (req: Request, _res: Response, next: NextFunction) => {
-    next(new GatewayError('method_not_allowed', `${req.method} is not allowed here.`, { allow }));
+  (allow: string[]): Middleware =>
+  (req, _res, next) => {
+    next(new GatewayError('method_not_allowed', `${req.method ?? ''} is not allowed here.`, { allow }));
   };
 
+interface Registration {
+  config: Config;
+  browserCors: Middleware;
+  limiter: AbuseLimiter;
+  audit: AuditTrail;
+  clientAddressOf: ClientAddressOf;
+}
+
+/** `checks`: where a check route's chains also go, to be served before express. */
 function registerRoute(
   mount: RouteMount,
   route: RouteSpec,
-  config: Config,
-  browserCors: ReturnType<typeof corsFor>,
-  limiter: AbuseLimiter,
-  audit: AuditTrail,
+  { config, browserCors, limiter, audit, clientAddressOf }: Registration,
+  checks: StaticRoutes<Middleware> | undefined,
 ): void {
   // Without ADMIN_TOKEN the operator routes do not exist: 404 before anything else is looked at.
   if (route.admin && config.adminToken === undefined) return;
   const credentialRoute = takesCredentials(route);
-  const prelude: RequestHandler[] = [
-    (req: Request, res: Response, next: NextFunction) => {
+  const prelude: Middleware[] = [
+    (req, res, next) => {
       res.locals.route = route.path;
       if (route.errors) res.locals.errorStyle = route.errors;
       if (credentialRoute) res.locals.credentialRoute = true;
       // The rest of the chain in the request's scope, for the audit trail's request facts.
       if (route.check) next();
-      else inRequestScope(req, res, next);
+      else inRequestScope(req, res, clientAddressOf, next);
     },
   ];
   if (credentialRoute) {
     // A limited address is refused before its credentials are looked at.
-    prelude.push((req: Request, _res: Response, next: NextFunction) => {
-      limiter.assertAddressAllowed(clientAddress(req)).then(() => next(), next);
+    prelude.push((req, _res, next) => {
+      limiter.assertAddressAllowed(limitKeyOf(clientAddressOf, req)).then(() => next(), next);
     });
   }
   if (route.admin) {
-    prelude.push((req: Request, _res: Response, next: NextFunction) => {
+    prelude.push((req, _res, next) => {
       try {
         requireAdmin(config.adminToken, req);
       } catch (error) {
         // Recorded before the 401 leaves; the address limit above bounds how many a client makes.
-        audit.record(auditEvents.adminAuthFailed(req.method, route.path)).then(() => next(error), next);
+        audit.record(auditEvents.adminAuthFailed(req.method ?? '', route.path)).then(() => next(error), next);
         return;
       }
       next();
@@ -333,9 +354,16 @@ function registerRoute(
   }
   const bodyReaders = route.body ? readBody(route.body, config.bodyLimitBytes) : [];
   const allowed: string[] = [];
-  for (const [method, handler] of Object.entries(route.methods) as Array<[Method | 'ALL', Handler]>) {
+  for (const [method, handler] of Object.entries(route.methods) as Array<[Method | 'ALL', Handler | CheckHandler]>) {
     const readers = method !== 'GET' && method !== 'ALL' && BODY_METHODS.has(method) ? bodyReaders : [];
-    mount.on(method, route.path, chainOf([...prelude, ...readers, handler as RequestHandler]));
+    if (route.check) {
+      // Only node:http's objects on the way (the types say so), so it can run without express.
+      const chain = chainOf<GatewayRequest, GatewayResponse>([...prelude, ...readers, handler as CheckHandler]);
+      mount.on(method, route.path, chain);
+      checks?.add(method, route.path, chain);
+    } else {
+      mount.on(method, route.path, chainOf<Request, Response>([...prelude, ...readers, handler as Handler]));
+    }
     allowed.push(method);
     if (method === 'GET') allowed.push('HEAD');
   }

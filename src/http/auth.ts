@@ -5,7 +5,8 @@
  * challenge naming the scheme.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { GatewayRequest } from './exchange';
 import { authenticateAccount, type AuthenticatedAccount } from '../accounts';
 import { GatewayError, invalidCredentials, notFound } from '../errors';
 import type { AccountStore } from '../store';
@@ -47,7 +48,7 @@ function fromMembers(source: unknown): CallerCredentials | undefined {
 }
 
 /** The credentials the request presents, from wherever it put them (Basic first). */
-export function presentedCredentials(req: Request): CallerCredentials | undefined {
+export function presentedCredentials(req: GatewayRequest): CallerCredentials | undefined {
   const authorization = req.headers.authorization;
   if (authorization !== undefined && /^Basic\b/i.test(authorization)) return fromBasic(authorization);
   const body = req.body as Record<string, unknown> | undefined;
@@ -57,7 +58,7 @@ export function presentedCredentials(req: Request): CallerCredentials | undefine
 const challenged = (error: GatewayError): GatewayError => error.with({ wwwAuthenticate: BASIC_CHALLENGE });
 
 /** The calling account (and its auth token), or 401 invalid_credentials with a Basic challenge. */
-export async function authenticateCaller(store: AccountStore, req: Request): Promise<AuthenticatedAccount> {
+export async function authenticateCaller(store: AccountStore, req: GatewayRequest): Promise<AuthenticatedAccount> {
   const credentials = presentedCredentials(req);
   if (!credentials) throw challenged(invalidCredentials());
   try {
@@ -74,7 +75,7 @@ const digest = (value: string): Buffer => createHash('sha256').update(value, 'ut
  * The operator check for /v1/admin. Without ADMIN_TOKEN the admin API does not exist (404);
  * the comparison is of fixed-length digests, in constant time.
  */
-export function requireAdmin(adminToken: string | undefined, req: Request): void {
+export function requireAdmin(adminToken: string | undefined, req: IncomingMessage): void {
   if (adminToken === undefined) throw notFound('No route matches this path.');
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   const presented = digest(match?.[1] ?? '');

@@ -7,11 +7,13 @@
  * another type is 415, broken JSON is 400 invalid_json, and JSON nested deeper than
  * MAX_JSON_DEPTH is 400 invalid_argument before it is parsed (contract §8).
  */
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import onFinished from 'on-finished';
 import getRawBody from 'raw-body';
+import typeis from 'type-is';
 import { GatewayError, invalidArgument } from '../errors';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth';
+import type { Middleware } from './exchange';
 
 export type BodyKind = 'json' | 'json-or-form';
 
@@ -62,7 +64,7 @@ function parseForm(text: string): Record<string, string> {
   return form;
 }
 
-function charsetIsUtf8(req: Request): boolean {
+function charsetIsUtf8(req: IncomingMessage): boolean {
   const match = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
   return !match || /^utf-?8$/i.test(match[1]!);
 }
@@ -75,8 +77,8 @@ function charsetIsUtf8(req: Request): boolean {
  * other than identity is refused (415, nothing is inflated); after a failure the rest of the
  * body is read off and dropped, so that the connection stays usable.
  */
-function rawBody(limitBytes: number): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction): void => {
+function rawBody(limitBytes: number): Middleware {
+  return (req, _res, next): void => {
     const { headers } = req;
     // type-is's hasBody, as body-parser asks it.
     if (headers['transfer-encoding'] === undefined && Number.isNaN(Number(headers['content-length'] ?? NaN))) {
@@ -107,16 +109,16 @@ function rawBody(limitBytes: number): RequestHandler {
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-export function readBody(kind: BodyKind, limitBytes: number): RequestHandler[] {
+export function readBody(kind: BodyKind, limitBytes: number): Middleware[] {
   // One media type match per request (each req.is parses the Content-Type again).
   const accepted = kind === 'json' ? JSON_TYPES : [...JSON_TYPES, FORM_TYPE];
-  const parse = (req: Request, _res: Response, next: NextFunction): void => {
+  const parse: Middleware = (req, _res, next): void => {
     const buffer = req.body as unknown;
     if (!Buffer.isBuffer(buffer) || buffer.length === 0) {
       req.body = undefined;
       return next();
     }
-    const matched = req.is(accepted);
+    const matched = typeis(req, accepted);
     if (!matched) {
       const named = kind === 'json' ? 'application/json' : 'application/json or application/x-www-form-urlencoded';
       return next(new GatewayError('unsupported_media_type', `The request body must be ${named}.`));

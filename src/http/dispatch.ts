@@ -6,8 +6,16 @@
  * whose path has no parameter are found by one map lookup (`StaticRoutes`). Routes with
  * parameters, and every route while tracing names spans by express's layers, are registered
  * with express as before: same chains, same order, same answers.
+ *
+ * The token checks go one step further and never reach express (`serveBeforeExpress`): express
+ * starts every request by giving the request and the answer its own prototypes, after which V8
+ * no longer finds node:http's objects in the shapes its code was optimised for; that swap alone
+ * cost an Express hello more than node:http's own work (docs/BENCHMARKS.md). The checks' layers
+ * take node:http's objects (src/http/exchange.ts), so they run the same on either path.
  */
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { notFound } from '../errors';
+import { pathnameOf, type ErrorMiddleware, type GatewayRequest, type GatewayResponse, type Middleware, type Next } from './exchange';
 
 /** Any method the route does not name: its 405 (or the route's `ALL` handler, when it has one). */
 export type MountMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS' | 'ALL' | 'OTHER';
@@ -17,14 +25,16 @@ export interface RouteMount {
   on(method: MountMethod, path: string, handler: RequestHandler): void;
 }
 
+type Step<Req, Res> = (req: Req, res: Res, next: Next) => unknown;
+
 /**
  * The handlers run in order, each calling `next()` for the one after it, as the router runs a
  * route's handlers: an error, thrown or passed to `next` or a rejected promise, goes to the
  * app's error handlers; a `next()` from the last goes on to the app's next layer (the 404).
  */
-export function chainOf(handlers: readonly RequestHandler[]): RequestHandler {
+export function chainOf<Req, Res>(handlers: ReadonlyArray<Step<Req, Res>>): Step<Req, Res> {
   if (handlers.length === 1) return handlers[0]!;
-  return (req: Request, res: Response, done: NextFunction): void => {
+  return (req: Req, res: Res, done: Next): void => {
     let index = 0;
     const next = (error?: unknown): void => {
       if (error !== undefined && error !== null) return done(error);
@@ -43,6 +53,30 @@ export function chainOf(handlers: readonly RequestHandler[]): RequestHandler {
 }
 
 /**
+ * The error handlers run in order, as express runs its error middleware: each may answer, or
+ * hand the error (or another) on; a throw is handed on too.
+ */
+export function errorChainOf(handlers: readonly ErrorMiddleware[]): (error: unknown, req: GatewayRequest, res: GatewayResponse) => void {
+  return (first, req, res) => {
+    const step = (index: number, error: unknown): void => {
+      const handler = handlers[index];
+      if (handler === undefined) {
+        // As express's final handler, for an error no handler answered.
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+        return;
+      }
+      try {
+        handler(error, req, res, (next?: unknown) => step(index + 1, next ?? error));
+      } catch (thrown) {
+        step(index + 1, thrown);
+      }
+    };
+    step(0, first);
+  };
+}
+
+/**
  * What express's router matches a route path against: not case-sensitive, one trailing slash
  * optional (its defaults), the path as sent (percent-escapes are not decoded for matching).
  */
@@ -52,14 +86,14 @@ export function staticPathKey(pathname: string): string {
 }
 
 /** Routes without path parameters, found by one lookup; one middleware for all of them. */
-export class StaticRoutes {
-  private readonly routes = new Map<string, Map<MountMethod, RequestHandler>>();
+export class StaticRoutes<H = RequestHandler> {
+  private readonly routes = new Map<string, Map<MountMethod, H>>();
 
   static accepts(path: string): boolean {
     return !/[:*?(){}]/.test(path);
   }
 
-  add(method: MountMethod, path: string, handler: RequestHandler): void {
+  add(method: MountMethod, path: string, handler: H): void {
     const key = staticPathKey(path);
     let methods = this.routes.get(key);
     if (!methods) {
@@ -70,16 +104,22 @@ export class StaticRoutes {
     methods.set(method, handler);
   }
 
-  middleware(): RequestHandler {
+  /** The handler of a method and path, as express's router would pick it. */
+  find(method: string | undefined, pathname: string): H | undefined {
+    const methods = this.routes.get(staticPathKey(pathname));
+    if (methods === undefined) return undefined;
+    return (
+      methods.get(method as MountMethod) ??
+      // As express's router: a GET route answers HEAD.
+      (method === 'HEAD' ? methods.get('GET') : undefined) ??
+      methods.get('ALL') ??
+      methods.get('OTHER')
+    );
+  }
+
+  middleware(this: StaticRoutes<RequestHandler>): RequestHandler {
     return (req: Request, res: Response, next: NextFunction): void => {
-      const methods = this.routes.get(staticPathKey(req.path));
-      if (methods === undefined) return next();
-      const handler =
-        methods.get(req.method as MountMethod) ??
-        // As express's router: a GET route answers HEAD.
-        (req.method === 'HEAD' ? methods.get('GET') : undefined) ??
-        methods.get('ALL') ??
-        methods.get('OTHER');
+      const handler = this.find(req.method, req.path);
       if (handler === undefined) return next();
       handler(req, res, next);
     };
@@ -104,5 +144,41 @@ export function staticFirstMount(routes: StaticRoutes, app: Express): RouteMount
       if (StaticRoutes.accepts(path)) routes.add(method, path, handler);
       else fallback.on(method, path, handler);
     },
+  };
+}
+
+/** What express's app does with a request (`app.handle`), which `serveBeforeExpress` goes before. */
+type AppHandle = (req: GatewayRequest, res: GatewayResponse, callback?: Next) => void;
+
+/**
+ * The routes of `routes` are served before express: `prelude` (what the app runs first for
+ * every request), then the route's chain, errors through `errors`, and a `next()` past the
+ * chain is the 404. Every other request goes to express as before. `app` stays what tests and
+ * the server hand to node:http (express's app function calls `app.handle`).
+ */
+export function serveBeforeExpress(
+  app: Express,
+  routes: StaticRoutes<Middleware>,
+  prelude: Middleware,
+  errors: readonly ErrorMiddleware[],
+): void {
+  const target = app as unknown as { handle: AppHandle };
+  const expressHandle = target.handle.bind(app);
+  const onError = errorChainOf(errors);
+  const chains = new Map<Middleware, Middleware>();
+  const chainFor = (route: Middleware): Middleware => {
+    let chain = chains.get(route);
+    if (chain === undefined) {
+      chain = chainOf([prelude, route]);
+      chains.set(route, chain);
+    }
+    return chain;
+  };
+  target.handle = (req, res, callback) => {
+    const pathname = pathnameOf(req);
+    const route = pathname === undefined ? undefined : routes.find(req.method, pathname);
+    if (route === undefined) return expressHandle(req, res, callback);
+    res.locals = Object.create(null) as GatewayResponse['locals'];
+    chainFor(route)(req, res, (error?: unknown) => onError(error ?? notFound('No route matches this path.'), req, res));
   };
 }

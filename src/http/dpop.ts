@@ -5,21 +5,21 @@
  * it in X-Forwarded-Method, -Proto, -Host and -Uri (each exactly once; every recipe overwrites
  * any copy the client sent).
  */
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { ProofTarget } from '../tokens';
 
 /** The DPoP header's values, each one separately (a repeated header is refused by the check). */
-export const proofsOf = (req: Request): string[] => req.headersDistinct.dpop ?? [];
+export const proofsOf = (req: IncomingMessage): string[] => req.headersDistinct.dpop ?? [];
 
 /** A browser route's own request. */
-export function ownRequestTarget(req: Request, issuer: string, path: string): ProofTarget {
-  return { proofs: proofsOf(req), method: req.method, url: `${issuer}${path}` };
+export function ownRequestTarget(req: IncomingMessage, issuer: string, path: string): ProofTarget {
+  return { proofs: proofsOf(req), method: req.method ?? '', url: `${issuer}${path}` };
 }
 
 const FORWARDED = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'] as const;
 
 /** Forward auth's original request, from the proxy's X-Forwarded-* headers. */
-export function forwardedTarget(req: Request): ProofTarget {
+export function forwardedTarget(req: IncomingMessage): ProofTarget {
   const proofs = proofsOf(req);
   const values: string[] = [];
   for (const name of FORWARDED) {

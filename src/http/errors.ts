@@ -3,7 +3,7 @@
  * contract's envelope, or in RFC 6749 §5.2 form on the OAuth endpoints (contract §1).
  * Anything that is not a GatewayError becomes one here; no stack, secret or token is written.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { ErrorMiddleware, GatewayRequest, GatewayResponse } from './exchange';
 import { GatewayError, invalidArgument, isGatewayError, storeUnavailable } from '../errors';
 import { StoreUnavailableError } from '../store';
 import { sendJson } from './respond';
@@ -51,11 +51,11 @@ export function toGatewayError(error: unknown): GatewayError {
   return new GatewayError('internal', 'An internal error occurred.', { cause: error });
 }
 
-export function errorStyleOf(res: Response): ErrorStyle {
+export function errorStyleOf(res: GatewayResponse): ErrorStyle {
   return res.locals.errorStyle === 'oauth' ? 'oauth' : 'envelope';
 }
 
-export function writeError(res: Response, error: GatewayError, style: ErrorStyle = errorStyleOf(res)): void {
+export function writeError(res: GatewayResponse, error: GatewayError, style: ErrorStyle = errorStyleOf(res)): void {
   const { options } = error;
   if (options.allow) res.setHeader('Allow', options.allow.join(', '));
   if (options.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(options.retryAfterSeconds))));
@@ -76,8 +76,8 @@ export function writeError(res: Response, error: GatewayError, style: ErrorStyle
 }
 
 /** Express's error middleware: the last one registered. */
-export function errorHandler(onInternal?: (error: unknown, req: Request) => void) {
-  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+export function errorHandler(onInternal?: (error: unknown, req: GatewayRequest) => void): ErrorMiddleware {
+  return (error, req, res, _next) => {
     const gatewayError = toGatewayError(error);
     if (gatewayError.code === 'internal') onInternal?.(gatewayError.options.cause ?? error, req);
     res.locals.storeFailure = gatewayError.code === 'store_unavailable';

@@ -6,7 +6,8 @@
  * docs/OPERATIONS.md lists every metric.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
+import type { GatewayRequest, GatewayResponse } from './exchange';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { invalidCredentials } from '../errors';
 import { BEARER_CHALLENGE } from './auth';
@@ -121,7 +122,7 @@ export class GatewayMetrics {
   }
 
   /** Called first for every request: records its answer once it is sent. */
-  observe(req: Request, res: Response): void {
+  observe(req: GatewayRequest, res: GatewayResponse): void {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -129,9 +130,9 @@ export class GatewayMetrics {
     });
   }
 
-  private record(req: Request, res: Response, seconds: number): void {
+  private record(req: GatewayRequest, res: GatewayResponse, seconds: number): void {
     const route = res.locals.route ?? UNMATCHED_ROUTE;
-    const method = METHODS.has(req.method) ? req.method : 'OTHER';
+    const method = req.method !== undefined && METHODS.has(req.method) ? req.method : 'OTHER';
     const status = res.statusCode;
     const labels = { route, method, status: String(status) };
     this.httpRequests.inc(labels);

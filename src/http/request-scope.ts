@@ -3,7 +3,7 @@
  * for the audit trail's events (contract §9), whichever layer records them.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Request, Response } from 'express';
+import type { ClientAddressOf, GatewayRequest, GatewayResponse } from './exchange';
 import { requestIdOf } from './request-id';
 
 export interface RequestFacts {
@@ -18,6 +18,6 @@ const scope = new AsyncLocalStorage<RequestFacts>();
 export const currentRequest = (): RequestFacts | undefined => scope.getStore();
 
 /** Runs `next` (the rest of the request's handling) inside the request's scope. */
-export function inRequestScope(req: Request, res: Response, next: () => void): void {
-  scope.run({ requestId: requestIdOf(req, res), address: req.ip ?? req.socket.remoteAddress }, next);
+export function inRequestScope(req: GatewayRequest, res: GatewayResponse, addressOf: ClientAddressOf, next: () => void): void {
+  scope.run({ requestId: requestIdOf(req, res), address: addressOf(req) }, next);
 }

@@ -4,6 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import type { HttpContext } from './context';
+import type { GatewayRequest, GatewayResponse } from './exchange';
 import type { BodyKind } from './body';
 import type { ErrorStyle } from './errors';
 import { accountMeEndpoint, deleteSigningKeyEndpoint, putSigningKeyEndpoint } from './endpoints/account';
@@ -28,11 +29,11 @@ import { jwksEndpoint, metadataEndpoint } from './endpoints/well-known';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export type Handler = (req: Request, res: Response) => void | Promise<void>;
+/** A check's handler: node:http's objects only, never express's (src/http/exchange.ts). */
+export type CheckHandler = (req: GatewayRequest, res: GatewayResponse) => void | Promise<void>;
 
-export interface RouteSpec {
+interface RouteCommon {
   path: string;
-  /** `ALL`: any method (forward auth). */
-  methods: Partial<Record<Method | 'ALL', Handler>>;
   /** How POST/PUT/DELETE bodies are read; GET and forward auth never read one. */
   body?: BodyKind;
   /** OAuth endpoints answer failures as RFC 6749 §5.2 says. */
@@ -41,14 +42,28 @@ export interface RouteSpec {
   cors?: boolean;
   /** Operator routes: absent (404) without ADMIN_TOKEN, checked before the body is read. */
   admin?: boolean;
-  /**
-   * A token check: it reads and records no audit event, so its handlers run outside the
-   * request's async context (src/http/request-scope.ts), which on Node 20 costs every promise
-   * of the request a hook (docs/BENCHMARKS.md). A rate-limit trip on a failed credential check
-   * is still recorded with the request's facts (src/app.ts).
-   */
-  check?: boolean;
 }
+
+export type RouteSpec = RouteCommon &
+  (
+    | {
+        /** `ALL`: any method (forward auth). */
+        methods: Partial<Record<Method | 'ALL', Handler>>;
+        check?: false;
+      }
+    | {
+        methods: Partial<Record<Method | 'ALL', CheckHandler>>;
+        /**
+         * A token check, served before express sees the request (src/http/dispatch.ts): its
+         * handlers and every layer before them take node:http's objects. It reads and records
+         * no audit event, so its handlers run outside the request's async context
+         * (src/http/request-scope.ts), which on Node 20 costs every promise of the request a
+         * hook (docs/BENCHMARKS.md). A rate-limit trip on a failed credential check is still
+         * recorded with the request's facts (src/app.ts).
+         */
+        check: true;
+      }
+  );
 
 export function routeTable(ctx: HttpContext): RouteSpec[] {
   return [

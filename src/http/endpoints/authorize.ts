@@ -1,9 +1,9 @@
 /** POST /v1/auth/authorize (contract §6.3): does the token grant this permission? */
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { GatewayError, invalidArgument } from '../../errors';
 import { isPermissionName } from '../../policy';
 import type { HttpContext } from '../context';
+import type { GatewayRequest, GatewayResponse } from '../exchange';
 import { ownRequestTarget } from '../dpop';
 import { decidePermission } from '../policy-decision';
 import { noStore, sendResult } from '../respond';
@@ -14,7 +14,7 @@ export const authorizeRequest = envelope({ apiKey: credential, token: z.string()
 export const authorizedData = z.object({ allowed: z.literal(true) });
 
 export function authorizeEndpoint(ctx: HttpContext) {
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
     const { data } = parseInput(authorizeRequest, req.body);
     if (!isPermissionName(data.permission)) {
       throw invalidArgument('data.permission must be a permission name (1–256 printable ASCII characters).');

@@ -4,12 +4,13 @@
  * token has no value, so a proxy overwrites any copy the client sent), or a denial with an
  * RFC 6750 challenge.
  */
-import type { Request, Response } from 'express';
+import type { ParsedUrlQuery } from 'node:querystring';
 import { CREDENTIAL_PATTERN } from '../../accounts/secrets';
 import { GatewayError, invalidArgument, isGatewayError } from '../../errors';
 import { isPermissionName } from '../../policy';
 import { BEARER_CHALLENGE } from '../auth';
 import type { HttpContext } from '../context';
+import { endWithStatus, queryOf, type GatewayRequest, type GatewayResponse } from '../exchange';
 import { forwardedTarget } from '../dpop';
 import { decidePermission } from '../policy-decision';
 
@@ -26,7 +27,7 @@ export const IDENTITY_HEADERS = [
  * The token of the request and its scheme: `Bearer` (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1,
  * for a token bound to a key); undefined when there is none.
  */
-export function presentedToken(req: Request): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
+export function presentedToken(req: GatewayRequest): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
   const match = /^(Bearer|DPoP)(?:\s+(.*))?$/i.exec(req.headers.authorization ?? '');
   const token = match?.[2]?.trim();
   if (!match || !token) return undefined;
@@ -40,8 +41,8 @@ const NO_SCOPE_MESSAGE =
  * The accounts whose tokens this request accepts (contract §3.3): the query's apiKey, which must
  * be one of FORWARD_AUTH_API_KEYS when that is set, or else FORWARD_AUTH_API_KEYS. Never "any".
  */
-export function accountScope(req: Request, configured: ReadonlySet<string>): ReadonlySet<string> {
-  const named = req.query.apiKey;
+export function accountScope(query: ParsedUrlQuery, configured: ReadonlySet<string>): ReadonlySet<string> {
+  const named = query.apiKey;
   if (named === undefined) {
     if (configured.size === 0) throw invalidArgument(NO_SCOPE_MESSAGE);
     return configured;
@@ -54,8 +55,8 @@ export function accountScope(req: Request, configured: ReadonlySet<string>): Rea
   return new Set([named]);
 }
 
-function requestedPermission(req: Request): string | undefined {
-  const permission = req.query.permission;
+function requestedPermission(query: ParsedUrlQuery): string | undefined {
+  const permission = query.permission;
   if (permission === undefined) return undefined;
   if (!isPermissionName(permission)) {
     throw invalidArgument('permission must be one permission name (1–256 printable ASCII characters).');
@@ -71,10 +72,11 @@ const invalidTokenChallenge = (reason: string): string =>
 
 export function forwardAuthEndpoint(ctx: HttpContext) {
   const configured: ReadonlySet<string> = new Set(ctx.config.forwardAuthApiKeys);
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
     // Every 400 first (scope, repeated members), then token_missing, then the token (§3.3).
-    const scope = accountScope(req, configured);
-    const permission = requestedPermission(req);
+    const query = queryOf(req);
+    const scope = accountScope(query, configured);
+    const permission = requestedPermission(query);
     const presented = presentedToken(req);
     if (presented === undefined) {
       throw new GatewayError('token_missing', 'A Bearer token is required.', { wwwAuthenticate: BEARER_CHALLENGE });
@@ -107,6 +109,6 @@ export function forwardAuthEndpoint(ctx: HttpContext) {
     res.setHeader('X-Auth-Account', account.apiKey);
     res.setHeader('Cache-Control', 'no-store');
     res.locals.checkResult = 'active';
-    res.status(200).end();
+    endWithStatus(res, 200);
   };
 }

@@ -1,8 +1,8 @@
 /** POST /v1/auth/identify (contract §3.1): the browser proves the token is its user's. */
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../../errors';
 import type { HttpContext } from '../context';
+import type { GatewayRequest, GatewayResponse } from '../exchange';
 import { ownRequestTarget } from '../dpop';
 import { noStore, sendResult } from '../respond';
 import { credential, email, envelope, identifier, parseInput, unixSeconds } from '../validate';
@@ -26,7 +26,7 @@ export const identifiedUserData = z.object({
 });
 
 export function identifyEndpoint(ctx: HttpContext) {
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
     const { data } = parseInput(identifyRequest, req.body);
     const { claims } = await ctx.verifier.verify(data.token, {
       expectedApiKey: data.apiKey,

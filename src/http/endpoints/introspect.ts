@@ -3,12 +3,12 @@
  * another account's, is exactly {"active": false}, whatever the reason; a store failure is a
  * 503, never an answer.
  */
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { isGatewayError } from '../../errors';
 import type { VerifiedToken } from '../../tokens';
 import { authenticateCaller } from '../auth';
 import type { HttpContext } from '../context';
+import type { GatewayRequest, GatewayResponse } from '../exchange';
 import { noStore, sendJson } from '../respond';
 import { parseInput, policy, unixSeconds } from '../validate';
 
@@ -80,7 +80,7 @@ function activeResponse(verified: VerifiedToken): z.output<typeof activeIntrospe
 }
 
 export function introspectEndpoint(ctx: HttpContext) {
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: GatewayRequest, res: GatewayResponse): Promise<void> => {
     const { account: caller } = await authenticateCaller(ctx.store, req);
     res.locals.apiKey = caller.apiKey;
     const token = tokenFromBody(req.body);

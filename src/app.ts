@@ -8,13 +8,13 @@ import type { Logger } from 'pino';
 import vary from 'vary';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
-import { GatewayError, isGatewayError, notFound } from './errors';
+import { GatewayError, isGatewayError } from './errors';
 import type { KeyRing } from './keys';
 import type { GatewayStore } from './store';
 import { TokenVerifier } from './tokens';
 import type { Tracer } from './tracing';
 import { readBody } from './http/body';
-import { chainOf, expressMount, serveBeforeExpress, staticFirstMount, StaticRoutes, type RouteMount } from './http/dispatch';
+import { chainOf, expressMount, noRoute, serveBeforeExpress, staticFirstMount, StaticRoutes, type RouteMount } from './http/dispatch';
 import {
   clientAddressReader,
   endWithStatus,
@@ -221,10 +221,10 @@ export function createApp(deps: AppDeps): GatewayApp {
   // The checks are also served before express (src/http/dispatch.ts), unless the router names spans.
   const checks = routerNamesSpans ? undefined : new StaticRoutes<Middleware>();
   const browserCors = corsFor(config.corsOrigins);
-  const registration = { config, browserCors, limiter, audit, clientAddressOf };
+  const registration = { config, browserCors, limiter, audit, clientAddressOf, everyRequest };
   for (const route of routeTable(context)) registerRoute(mount, route, registration, checks);
 
-  app.use((_req: GatewayRequest, _res: unknown, next: (error: unknown) => void) => next(notFound('No route matches this path.')));
+  app.use(noRoute);
   // A failed credential check counts against the address and the apiKey; over a limit, the
   // 401 becomes a 429 (contract §8; the rules are in src/http/rate-limit.ts).
   const countCredentialFailure: ErrorMiddleware = (error, req, res, next) => {
@@ -245,7 +245,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     errorHandler((error, req) => deps.logger?.error({ err: error, reqId: (req as GatewayRequest & { id?: string }).id }, 'internal error')),
   ];
   for (const handler of errorHandlers) app.use(handler);
-  if (checks) serveBeforeExpress(app, checks, everyRequest, errorHandlers);
+  if (checks) serveBeforeExpress(app, checks, errorHandlers);
   return { app, context, webhooks: buildWebhookDispatcher(deps, metrics) };
 }
 
@@ -308,13 +308,15 @@ interface Registration {
   limiter: AbuseLimiter;
   audit: AuditTrail;
   clientAddressOf: ClientAddressOf;
+  /** What the app runs first for every request: a check served before express runs it itself. */
+  everyRequest: Middleware;
 }
 
 /** `checks`: where a check route's chains also go, to be served before express. */
 function registerRoute(
   mount: RouteMount,
   route: RouteSpec,
-  { config, browserCors, limiter, audit, clientAddressOf }: Registration,
+  { config, browserCors, limiter, audit, clientAddressOf, everyRequest }: Registration,
   checks: StaticRoutes<Middleware> | undefined,
 ): void {
   // Without ADMIN_TOKEN the operator routes do not exist: 404 before anything else is looked at.
@@ -360,7 +362,7 @@ function registerRoute(
       // Only node:http's objects on the way (the types say so), so it can run without express.
       const chain = chainOf<GatewayRequest, GatewayResponse>([...prelude, ...readers, handler as CheckHandler]);
       mount.on(method, route.path, chain);
-      checks?.add(method, route.path, chain);
+      checks?.add(method, route.path, chainOf([everyRequest, chain]));
     } else {
       mount.on(method, route.path, chainOf<Request, Response>([...prelude, ...readers, handler as Handler]));
     }

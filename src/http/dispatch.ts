@@ -150,35 +150,25 @@ export function staticFirstMount(routes: StaticRoutes, app: Express): RouteMount
 /** What express's app does with a request (`app.handle`), which `serveBeforeExpress` goes before. */
 type AppHandle = (req: GatewayRequest, res: GatewayResponse, callback?: Next) => void;
 
+/** The app's last layer: no route took the request. */
+export const noRoute: Middleware = (_req, _res, next) => next(notFound('No route matches this path.'));
+
 /**
- * The routes of `routes` are served before express: `prelude` (what the app runs first for
- * every request), then the route's chain, errors through `errors`, and a `next()` past the
- * chain is the 404. Every other request goes to express as before. `app` stays what tests and
- * the server hand to node:http (express's app function calls `app.handle`).
+ * The routes of `routes` are served before express: each one's chain (led by what the app
+ * runs first for every request), errors through `errors`, and a `next()` past the chain goes
+ * to `noRoute`, as in express. Every other request goes to express as before. `app` stays
+ * what tests and the server hand to node:http (express's app function calls `app.handle`).
  */
-export function serveBeforeExpress(
-  app: Express,
-  routes: StaticRoutes<Middleware>,
-  prelude: Middleware,
-  errors: readonly ErrorMiddleware[],
-): void {
+export function serveBeforeExpress(app: Express, routes: StaticRoutes<Middleware>, errors: readonly ErrorMiddleware[]): void {
   const target = app as unknown as { handle: AppHandle };
   const expressHandle = target.handle.bind(app);
   const onError = errorChainOf(errors);
-  const chains = new Map<Middleware, Middleware>();
-  const chainFor = (route: Middleware): Middleware => {
-    let chain = chains.get(route);
-    if (chain === undefined) {
-      chain = chainOf([prelude, route]);
-      chains.set(route, chain);
-    }
-    return chain;
-  };
   target.handle = (req, res, callback) => {
     const pathname = pathnameOf(req);
-    const route = pathname === undefined ? undefined : routes.find(req.method, pathname);
-    if (route === undefined) return expressHandle(req, res, callback);
+    const chain = pathname === undefined ? undefined : routes.find(req.method, pathname);
+    if (chain === undefined) return expressHandle(req, res, callback);
     res.locals = Object.create(null) as GatewayResponse['locals'];
-    chainFor(route)(req, res, (error?: unknown) => onError(error ?? notFound('No route matches this path.'), req, res));
+    const fail = (error: unknown): void => onError(error, req, res);
+    chain(req, res, (error?: unknown) => (error === undefined ? noRoute(req, res, fail) : fail(error)));
   };
 }
